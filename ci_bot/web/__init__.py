@@ -1,0 +1,3 @@
+"""The web side: the Flask app factory, webhooks, Slack interactions, the UI and
+the JSON API.
+"""

@@ -1,0 +1,1 @@
+"""Adapters to the outside services ci-bot reports to: GitHub and Slack."""
