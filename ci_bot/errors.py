@@ -1,10 +1,10 @@
 """Every error ci-bot raises on purpose, in one place.
 
-    CiBotError                 base: a sentence a person can act on, never a traceback
-    ├── ConfigError            conducto.cfg (or a generated tree) is wrong; holds every problem
-    ├── WebhookError           a delivery we refuse (bad signature, malformed body)
-    ├── ExecutorError          the container infrastructure failed (image missing, daemon gone)
-    └── IntegrationError       GitHub or Slack answered with an error
+CiBotError                 base: a sentence a person can act on, never a traceback
+├── ConfigError            conducto.cfg (or a generated tree) is wrong; holds every problem
+├── WebhookError           a delivery we refuse (bad signature, malformed body)
+├── ExecutorError          the container infrastructure failed (image missing, daemon gone)
+└── IntegrationError       GitHub or Slack answered with an error
 """
 
 from __future__ import annotations

@@ -1,0 +1,113 @@
+"""The ``ci-bot`` command line: validate and plan a conducto.cfg, run pipelines."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from ci_bot.errors import ConfigError
+from ci_bot.tree.config import CONFIG_FILES, Config, parse_config
+from ci_bot.tree.nodes import count_nodes
+from ci_bot.tree.render import draw_tree, plan_annotation
+from ci_bot.tree.select import Event, NoMatch, select
+from ci_bot.tree.treejson import to_json
+
+EXIT_INVALID = 2
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="ci-bot")
+def main() -> None:
+    """ci-bot: Git-event-driven CI/CD, conducto.cfg trees run in Docker."""
+
+
+def find_config(path: Path) -> Path:
+    """``path`` itself, or the config file inside the directory ``path``."""
+    if not path.is_dir():
+        return path
+    for name in CONFIG_FILES:
+        if (path / name).is_file():
+            return path / name
+    raise click.ClickException(f"no {' or '.join(CONFIG_FILES)} in {path}")
+
+
+def load_config(path: Path) -> Config:
+    """Parse the config at ``path``; on errors print them all and exit 2."""
+    config_path = find_config(path)
+    try:
+        source = config_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise click.ClickException(f"cannot read {config_path}: {error}") from None
+    try:
+        return parse_config(source, file=str(config_path))
+    except ConfigError as error:
+        for problem in error.problems:
+            click.echo(str(problem), err=True)
+        count = len(error.problems)
+        click.echo(f"{config_path}: {count} problem{'s' if count > 1 else ''}", err=True)
+        sys.exit(EXIT_INVALID)
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, path_type=Path), default=".")
+def validate(path: Path) -> None:
+    """Check a conducto.cfg (or the one in a directory) and report every problem."""
+    config = load_config(path)
+    click.echo(f"{config.file}: valid — {summarize(config)}")
+
+
+def summarize(config: Config) -> str:
+    counts: dict[str, int] = {}
+    for entry in config.entries:
+        counts[entry.event] = counts.get(entry.event, 0) + 1
+    events = ", ".join(f"[{e}]" + (f" ×{n}" if n > 1 else "") for e, n in counts.items())
+    trees = []
+    for name, tree in config.pipelines.items():
+        nodes, execs = count_nodes(tree)
+        trees.append(f"{name} ({nodes} nodes, {execs} Exec{'s' if execs != 1 else ''})")
+    return (
+        f"{len(config.entries)} event entries ({events or 'none: nothing will launch'}); "
+        f"pipelines: {', '.join(trees) or 'none'}"
+    )
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, path_type=Path), default=".")
+@click.option("--event", "event_name", required=True, help="pr, push, create-tag, cron, …")
+@click.option("--branch", default="", help="The branch pushed, or the PR's head branch.")
+@click.option("--base-branch", default="", help="A PR's base branch.")
+@click.option("--pr", default="", help="The pull request number.")
+@click.option("--tag", default="", help="The tag created.")
+@click.option("--sha", default="", help="The commit.")
+@click.option("--repo", default="", help="owner/name.")
+@click.option("--author", default="", help="Who pushed or opened the PR.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+def plan(path: Path, event_name: str, as_json: bool, **values: str) -> None:
+    """Show the tree an event would run, with skipped nodes and why."""
+    config = load_config(path)
+    event = Event(name=event_name, **values)
+    chosen = select(config, event)
+    if isinstance(chosen, NoMatch):
+        click.echo(chosen.explain(), err=True)
+        sys.exit(1)
+    entry = chosen.entry
+    if as_json:
+        payload = {
+            "event": event.values(),
+            "entry": {"event": entry.event, "index": entry.index, "line": entry.line},
+            "pipeline": entry.pipeline,
+            "command": entry.command,
+            "tree": to_json(chosen.tree) if chosen.tree else None,
+            "skipped": [{"path": p, "reason": r} for p, r in chosen.skipped.items()],
+        }
+        click.echo(json.dumps(payload, indent=2))
+        return
+    if chosen.tree is None:
+        click.echo(f"{entry.label} generates its tree: `{entry.command}` (run by the engine)")
+        return
+    click.echo(f"{entry.label} → pipeline {entry.pipeline!r}")
+    for line in draw_tree(chosen.tree, plan_annotation(chosen.skipped)):
+        click.echo(line)

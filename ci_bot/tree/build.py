@@ -1,0 +1,66 @@
+"""Turning one node's keys (from TOML or from JSON) into a typed ``Node``.
+
+Both front ends — ``config`` for conducto.cfg and ``treejson`` for generated
+trees — read parameters here, so a bad key gets the same error either way.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from typing import Any
+
+from ci_bot.tree.nodes import NAME
+from ci_bot.tree.params import PARAMS, STRUCTURE_KEYS, Params, read_bool, read_string
+from ci_bot.tree.problems import KeyPath, ProblemLog, unknown_key
+
+NODE_KEYS = (*STRUCTURE_KEYS, *PARAMS)
+_TABLE_PARAMS = ("env", "reuse")
+
+
+def read_params(
+    values: Mapping[str, Any], path: KeyPath, log: ProblemLog
+) -> tuple[Params, Mapping[str, Any]]:
+    """The parameters among ``values`` and the keys left for the caller (children, run…)."""
+    found: dict[str, Any] = {}
+    rest: dict[str, Any] = {}
+    for key, value in values.items():
+        spec = PARAMS.get(key)
+        if spec is None:
+            rest[key] = value
+            continue
+        typed = log.read((*path, key), spec.read, value)
+        if typed is not None:
+            found[key] = typed
+    return Params(**found), rest
+
+
+def read_structure(
+    values: Mapping[str, Any], path: KeyPath, log: ProblemLog
+) -> tuple[str | None, bool]:
+    """``run`` and ``parallel``, checked."""
+    run = log.read((*path, "run"), read_string, values["run"]) if "run" in values else None
+    parallel = False
+    if "parallel" in values:
+        parallel = bool(log.read((*path, "parallel"), read_bool, values["parallel"]))
+    if run is not None and parallel:
+        log.add((*path, "parallel"), "an Exec (a node with `run`) cannot be parallel")
+    return run, parallel
+
+
+def check_name(name: str, path: KeyPath, log: ProblemLog) -> bool:
+    if NAME.fullmatch(name):
+        return True
+    log.add(path, f"node name {name!r} may hold only letters, digits, '_', '.' and '-'")
+    return False
+
+
+def looks_like_misspelt_param(key: str, value: Any) -> bool:
+    """``evn = {A = "1"}`` is a typo for ``env``, not a child named "evn"."""
+    if any(isinstance(item, Mapping) or name in NODE_KEYS for name, item in value.items()):
+        return False  # it holds node keys or tables: a child node
+    return bool(difflib.get_close_matches(key, _TABLE_PARAMS, n=1, cutoff=0.6))
+
+
+def unknown_node_key(key: str) -> str:
+    return unknown_key(key, NODE_KEYS, "for a node")

@@ -1,0 +1,317 @@
+"""Node parameters: each declared once, with its type, default, inheritance and help.
+
+The parser, the JSON form, the docs test and ``docs/config.md`` all read this
+table, so a parameter cannot exist in one place and be forgotten in another.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ci_bot.tree.durations import format_duration, parse_duration
+from ci_bot.tree.filters import Filter, parse_filter
+
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_MEM = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?", re.IGNORECASE)
+_MEM_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+@dataclass(frozen=True)
+class Reuse:
+    """``reuse = {inputs = [globs], outputs = [paths]}``: skip an Exec already green on them."""
+
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One node parameter: how to read it, how to write it back, and what it means."""
+
+    name: str
+    type: str
+    help: str
+    read: Callable[[Any], Any]
+    write: Callable[[Any], Any] = lambda value: value
+    default: Any = None
+    inherited: bool = True
+
+
+# --- readers: take a TOML/JSON value, return the typed value or raise ValueError ----------
+
+
+def read_string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string, not {_kind(value)}")
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+def read_bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"must be true or false, not {_kind(value)}")
+    return value
+
+
+def _read_int(minimum: int) -> Callable[[Any], int]:
+    def read(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"must be a whole number, not {_kind(value)}")
+        if value < minimum:
+            raise ValueError(f"must be at least {minimum}")
+        return value
+
+    return read
+
+
+def read_env(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"must be a table of strings, not {_kind(value)}")
+    env: dict[str, str] = {}
+    for name, item in value.items():
+        if not ENV_NAME.fullmatch(name):
+            raise ValueError(f"{name!r} is not a valid environment variable name")
+        if not isinstance(item, str):
+            raise ValueError(f"{name} must be a string, not {_kind(item)} (quote it)")
+        env[name] = item
+    return env
+
+
+def read_names(value: Any) -> tuple[str, ...]:
+    items = _read_string_list(value)
+    for name in items:
+        if not ENV_NAME.fullmatch(name):
+            raise ValueError(f"{name!r} is not a valid secret name (letters, digits, _)")
+    return items
+
+
+def read_data_globs(value: Any) -> tuple[str, ...]:
+    items = _read_string_list(value)
+    for pattern in items:
+        if pattern.startswith("/") or ".." in pattern.split("/"):
+            raise ValueError(f"{pattern!r} must be relative to $CI_DATA, without '..'")
+    return items
+
+
+def read_duration(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError(f'must be a duration such as "20m", not {_kind(value)}')
+    if isinstance(value, int):
+        if value <= 0:
+            raise ValueError("must be longer than zero")
+        return value
+    return parse_duration(value)
+
+
+def read_filter(value: Any) -> Filter:
+    return parse_filter(read_string(value))  # FilterSyntaxError is a ValueError with a column
+
+
+def read_cpu(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValueError("must be a positive number of CPUs, such as 2 or 0.5")
+    return float(value)
+
+
+def read_mem(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    match = _MEM.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None or float(match.group(1)) <= 0:
+        raise ValueError('must be a size such as "512m" or "2g"')
+    return int(float(match.group(1)) * _MEM_UNITS[match.group(2).lower()])
+
+
+def write_mem(value: int) -> str | int:
+    for suffix in ("t", "g", "m", "k"):
+        if value % _MEM_UNITS[suffix] == 0:
+            return f"{value // _MEM_UNITS[suffix]}{suffix}"
+    return value
+
+
+def read_reuse(value: Any) -> Reuse:
+    if not isinstance(value, Mapping):
+        raise ValueError('must be a table such as {inputs = ["src/**"], outputs = ["dist"]}')
+    unknown = sorted(set(value) - {"inputs", "outputs"})
+    if unknown:
+        raise ValueError(f"unknown key {unknown[0]!r}; reuse takes 'inputs' and 'outputs'")
+    if "inputs" not in value:
+        raise ValueError("needs 'inputs', the globs whose contents decide whether it may be reused")
+    outputs = read_data_globs(value.get("outputs", []))
+    return Reuse(inputs=_read_string_list(value["inputs"]), outputs=outputs)
+
+
+def write_reuse(value: Reuse) -> dict[str, list[str]]:
+    return {"inputs": list(value.inputs), "outputs": list(value.outputs)}
+
+
+def _read_string_list(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"must be a list of strings, not {_kind(value)}")
+    for item in value:
+        if not isinstance(item, str) or not item:
+            raise ValueError(f"must be a list of non-empty strings; found {_kind(item)}")
+    return tuple(value)
+
+
+def _kind(value: Any) -> str:
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}
+    if isinstance(value, Mapping):
+        return "a table"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return names.get(type(value), type(value).__name__)
+
+
+# --- the table ---------------------------------------------------------------------------
+
+PARAMS: dict[str, ParamSpec] = {
+    spec.name: spec
+    for spec in (
+        ParamSpec("image", "string", "Container image the Execs below run in.", read_string),
+        ParamSpec(
+            "env",
+            "table of strings",
+            "Environment variables; merged down the path, the nearer node wins.",
+            read_env,
+            write=dict,
+            default={},
+        ),
+        ParamSpec(
+            "secrets",
+            "list of names",
+            "Secrets injected as environment variables from the bot's secret store; "
+            "masked in logs and withheld from pull requests from forks.",
+            read_names,
+            write=list,
+            default=(),
+        ),
+        ParamSpec(
+            "timeout",
+            'duration ("90s", "20m", "4h")',
+            "Each Exec below is killed when it runs longer than this.",
+            read_duration,
+            write=format_duration,
+            default=3600,
+        ),
+        ParamSpec(
+            "skip",
+            "bool",
+            "Start skipped; a person can unskip it (a release gate).",
+            read_bool,
+            inherited=False,
+        ),
+        ParamSpec(
+            "stop_on_error",
+            "bool",
+            "In a Serial, a failed child leaves the later siblings pending.",
+            read_bool,
+            default=True,
+        ),
+        ParamSpec(
+            "suppress_errors",
+            "bool",
+            "The node ends done even when its children failed.",
+            read_bool,
+            default=False,
+            inherited=False,
+        ),
+        ParamSpec(
+            "max_concurrent",
+            "int",
+            "At most this many Execs below this node run at once.",
+            _read_int(1),
+            inherited=False,
+        ),
+        ParamSpec(
+            "retry",
+            "int",
+            "Extra attempts an Exec gets after a failure.",
+            _read_int(0),
+            default=0,
+        ),
+        ParamSpec(
+            "when",
+            "filter string",
+            "When the filter is false for this event, the node is skipped for this run.",
+            read_filter,
+            write=lambda value: value.source,
+            inherited=False,
+        ),
+        ParamSpec(
+            "concurrency",
+            "string",
+            "A group name: one Exec of the group runs at a time, across all pipelines.",
+            read_string,
+        ),
+        ParamSpec(
+            "reuse",
+            "table {inputs = [globs], outputs = [paths]}",
+            "Skip the Exec when the same image, command, env and input files ran green "
+            "before; restore its outputs into $CI_DATA.",
+            read_reuse,
+            write=write_reuse,
+        ),
+        ParamSpec(
+            "sign",
+            "list of globs",
+            "After success, sign the matching files in $CI_DATA and write provenance.",
+            read_data_globs,
+            write=list,
+            default=(),
+        ),
+        ParamSpec(
+            "requires_docker",
+            "bool",
+            "Mount the Docker socket; refused unless the bot allows it.",
+            read_bool,
+            default=False,
+        ),
+        ParamSpec("cpu", "number", "CPU limit, in CPUs (2, 0.5).", read_cpu),
+        ParamSpec("mem", 'size ("512m", "2g")', "Memory limit.", read_mem, write=write_mem),
+        ParamSpec(
+            "doc",
+            "string (markdown)",
+            "Documentation shown with the node in the web UI.",
+            read_string,
+            inherited=False,
+        ),
+    )
+}
+
+# Keys that shape the tree rather than parametrise it.
+STRUCTURE_KEYS: dict[str, str] = {
+    "run": "Shell command (run with `sh -c` in /workspace); a table with `run` is an Exec.",
+    "parallel": "true: the children run at once (a Parallel); otherwise a Serial.",
+}
+
+
+@dataclass(frozen=True)
+class Params:
+    """The parameters a node sets itself; ``None`` means "not set here"."""
+
+    image: str | None = None
+    env: Mapping[str, str] | None = None
+    secrets: tuple[str, ...] | None = None
+    timeout: int | None = None
+    skip: bool | None = None
+    stop_on_error: bool | None = None
+    suppress_errors: bool | None = None
+    max_concurrent: int | None = None
+    retry: int | None = None
+    when: Filter | None = None
+    concurrency: str | None = None
+    reuse: Reuse | None = None
+    sign: tuple[str, ...] | None = None
+    requires_docker: bool | None = None
+    cpu: float | None = None
+    mem: int | None = None
+    doc: str | None = None
+
+    def items(self) -> list[tuple[str, Any]]:
+        """The parameters set on this node, in table order."""
+        return [(name, getattr(self, name)) for name in PARAMS if getattr(self, name) is not None]
