@@ -111,3 +111,21 @@ def plan(path: Path, event_name: str, as_json: bool, **values: str) -> None:
     click.echo(f"{entry.label} → pipeline {entry.pipeline!r}")
     for line in draw_tree(chosen.tree, plan_annotation(chosen.skipped)):
         click.echo(line)
+
+
+def _register_pipeline_commands() -> None:
+    from ci_bot import cli_pipelines as commands
+
+    for command in (
+        commands.run,
+        commands.resume,
+        commands.show,
+        commands.reset,
+        commands.skip,
+        commands.unskip,
+        commands.cancel,
+    ):
+        main.add_command(command)
+
+
+_register_pipeline_commands()

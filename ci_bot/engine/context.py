@@ -1,0 +1,82 @@
+"""What one execution gets: its image, command, environment, secrets and directories."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from ci_bot.executors.base import ExecSpec
+from ci_bot.settings import Settings
+from ci_bot.store.records import Execution, Pipeline
+from ci_bot.tree.nodes import Resolved
+
+
+def pipeline_dir(settings: Settings, pipeline_id: int) -> Path:
+    return settings.data_dir / "pipelines" / str(pipeline_id)
+
+
+def log_dir(settings: Settings, pipeline_id: int) -> Path:
+    return pipeline_dir(settings, pipeline_id) / "logs"
+
+
+def cache_dir(settings: Settings, repo: str) -> Path:
+    """The repository's $CI_CACHE, shared by its pipelines; the name cannot escape."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", repo).strip(".") or "_"
+    return settings.data_dir / "cache" / safe
+
+
+def context_env(pipeline: Pipeline, path: str) -> dict[str, str]:
+    """The CI_* variables of contract §3."""
+    return {
+        "CI": "true",
+        "CI_BOT": "1",
+        "CI_EVENT": pipeline.event,
+        "CI_REPO": pipeline.repo,
+        "CI_BRANCH": pipeline.branch,
+        "CI_SHA": pipeline.sha,
+        "CI_PR": pipeline.pr,
+        "CI_TAG": pipeline.tag,
+        "CI_PIPELINE_ID": str(pipeline.id),
+        "CI_NODE_PATH": path,
+    }
+
+
+def build_spec(
+    settings: Settings,
+    pipeline: Pipeline,
+    execution: Execution,
+    command: str,
+    resolved: Resolved,
+    secrets: Mapping[str, str],
+) -> ExecSpec | str:
+    """The ExecSpec, or a sentence saying why this node cannot run as configured."""
+    if not resolved.image:
+        return "no image: set `image` on this node or one above it"
+    missing = [name for name in resolved.secrets if name not in secrets]
+    if missing:
+        names = ", ".join(missing)
+        return f"secret {names} is not in the bot's secret store ({settings.secrets_file})"
+    if resolved.requires_docker and not settings.allow_docker_socket:
+        return (
+            "this node sets requires_docker, but the bot does not mount the Docker socket; "
+            "an operator can allow it with CI_BOT_ALLOW_DOCKER_SOCKET=true"
+        )
+    base = pipeline_dir(settings, pipeline.id)
+    return ExecSpec(
+        pipeline_id=str(pipeline.id),
+        node_path=execution.path,
+        execution_id=str(execution.id),
+        image=resolved.image,
+        command=command,
+        source_dir=Path(pipeline.source_dir),
+        data_dir=base / "data",
+        cache_dir=cache_dir(settings, pipeline.repo),
+        log_path=Path(execution.log_path),
+        env={**resolved.env, **context_env(pipeline, execution.path)},
+        secrets={name: secrets[name] for name in resolved.secrets},
+        timeout_seconds=resolved.timeout,
+        cpu=resolved.cpu,
+        mem_bytes=resolved.mem,
+        requires_docker=bool(resolved.requires_docker),
+    )

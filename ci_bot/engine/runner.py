@@ -1,0 +1,277 @@
+"""The runner: drives executors from the store's state.
+
+Each tick, for every pipeline this engine holds the lease of, it honours kill
+requests (cancel, reset of a running node), asks the scheduler what may start,
+queues those executions in the store and runs each in a thread.  Everything a
+person does (reset, skip, cancel) is written to the store by whoever asked, so
+any process running the engine honours it.  A pipeline whose engine died is
+taken over: its still-running containers are re-attached, the rest retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from ci_bot.engine.context import build_spec, log_dir
+from ci_bot.engine.scheduler import Limits, pick
+from ci_bot.executors.base import WORKER_ERROR, ExecResult, ExecSpec, Executor
+from ci_bot.settings import Settings
+from ci_bot.store.records import Execution, Pipeline
+from ci_bot.store.store import Store
+from ci_bot.tree.nodes import Resolved, walk
+from ci_bot.tree.states import State
+
+logger = logging.getLogger(__name__)
+
+LEASE_SECONDS = 30.0
+RENEW_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class _Running:
+    pipeline_id: int
+    path: str
+    group: str | None
+
+
+class Engine:
+    def __init__(
+        self,
+        store: Store,
+        executor: Executor,
+        settings: Settings,
+        *,
+        secrets: dict[str, str] | None = None,
+        poll_seconds: float = 0.2,
+    ) -> None:
+        self.store = store
+        self.executor = executor
+        self.settings = settings
+        self.secrets = secrets or {}
+        self.poll_seconds = poll_seconds
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._running: dict[int, _Running] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._renewed: dict[int, float] = {}
+        self._killed: set[int] = set()
+        self._thread: threading.Thread | None = None
+
+    # --- driving ------------------------------------------------------------------------
+
+    def run_until_settled(self, pipeline_id: int) -> Pipeline:
+        """Drive one pipeline in this process until nothing runs or may start."""
+        while True:
+            self.tick([pipeline_id])
+            pipeline = self.store.pipeline(pipeline_id)
+            if pipeline.finished_at is not None and not self._busy(pipeline_id):
+                self._release(pipeline_id)
+                return self.store.pipeline(pipeline_id)
+            self._wake.wait(self.poll_seconds)
+            self._wake.clear()
+
+    def start(self) -> None:
+        """Drive every unfinished pipeline in a background thread (``ci-bot serve``)."""
+        self._thread = threading.Thread(target=self._serve, name="ci-bot-engine", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick(self.store.unfinished())
+            except Exception:  # the engine must outlive any one bad tick
+                logger.exception("engine tick failed; continuing")
+            self._wake.wait(self.poll_seconds)
+            self._wake.clear()
+
+    def tick(self, pipeline_ids: Iterable[int]) -> None:
+        for pipeline_id in pipeline_ids:
+            if not self._claim(pipeline_id):
+                continue
+            self._honour_kills(pipeline_id)
+            pipeline = self.store.pipeline(pipeline_id)
+            if pipeline.finished_at is not None:
+                if not self._busy(pipeline_id):
+                    self._release(pipeline_id)
+                continue
+            if not pipeline.cancel_requested:
+                self._launch(pipeline)
+
+    # --- leases and recovery ---------------------------------------------------------------
+
+    def _claim(self, pipeline_id: int) -> bool:
+        now = time.monotonic()
+        if now - self._renewed.get(pipeline_id, -RENEW_SECONDS * 2) < RENEW_SECONDS:
+            return True
+        owner = self.store.pipeline(pipeline_id).lease_owner or ""
+        steal = owner if owner != self.owner and _owner_is_dead(owner) else ""
+        if not self.store.claim(pipeline_id, self.owner, LEASE_SECONDS, steal_from=steal):
+            return False
+        first = pipeline_id not in self._renewed
+        self._renewed[pipeline_id] = now
+        if first:
+            self._recover(pipeline_id)
+        return True
+
+    def _release(self, pipeline_id: int) -> None:
+        self.store.release(pipeline_id, self.owner)
+        self._renewed.pop(pipeline_id, None)
+        try:
+            self.executor.release_pipeline(str(pipeline_id))
+        except Exception:
+            logger.exception("releasing pipeline %s's resources failed", pipeline_id)
+
+    def _recover(self, pipeline_id: int) -> None:
+        """Executions left queued or running by a dead engine: re-attach or retry."""
+        stale = [
+            e
+            for e in self.store.executions(pipeline_id)
+            if e.state in (State.QUEUED, State.RUNNING) and e.id not in self._running
+        ]
+        if not stale:
+            return
+        containers = {c.execution_id: c for c in self.executor.running()}
+        pipeline = self.store.pipeline(pipeline_id)
+        execs = self._execs(pipeline_id)
+        for execution in stale:
+            resolved = execs[execution.path][1]
+            container = containers.get(str(execution.id))
+            spec = self._spec(pipeline, execution)
+            if container is not None and not isinstance(spec, str):
+                logger.info(
+                    "re-attaching %s to container %s", execution.path, container.container_id
+                )
+                self._start(execution, spec, resolved, attach=container.container_id)
+                continue
+            self.store.finish(
+                execution.id,
+                State.WORKER_ERROR,
+                message="the engine stopped while this ran and its container is gone",
+                retry_limit=max(resolved.retry, 1),
+            )
+
+    # --- launching --------------------------------------------------------------------------
+
+    def _launch(self, pipeline: Pipeline) -> None:
+        tree = self.store.tree(pipeline.id)
+        with self._lock:
+            slots = self.settings.max_parallel - len(self._running)
+            busy = frozenset(r.group for r in self._running.values() if r.group)
+        if slots <= 0:
+            return
+        execs = self._execs(pipeline.id)
+        for path in pick(tree, self.store.exec_states(pipeline.id), Limits(slots, busy)):
+            execution = self.store.queue(
+                pipeline.id, path, str(log_dir(self.settings, pipeline.id))
+            )
+            spec = self._spec(pipeline, execution)
+            if isinstance(spec, str):  # the node cannot run as configured: say why
+                self.store.finish(execution.id, State.ERROR, message=spec)
+                continue
+            self._start(execution, spec, execs[path][1])
+
+    def _start(
+        self, execution: Execution, spec: ExecSpec, resolved: Resolved, attach: str | None = None
+    ) -> None:
+        with self._lock:
+            self._running[execution.id] = _Running(
+                execution.pipeline_id, execution.path, resolved.concurrency
+            )
+        thread = threading.Thread(
+            target=self._execute,
+            args=(execution, spec, resolved.retry, attach),
+            name=f"exec-{execution.id}",
+            daemon=True,
+        )
+        thread.start()
+
+    def _execute(
+        self, execution: Execution, spec: ExecSpec, retry: int, attach: str | None
+    ) -> None:
+        try:
+            result = self._run(execution, spec, attach)
+            self.store.finish(
+                execution.id,
+                State(result.state),
+                exit_code=result.exit_code,
+                message=result.message,
+                retry_limit=retry,
+            )
+        except Exception:
+            logger.exception("execution %s of %s failed to finish", execution.id, execution.path)
+        finally:
+            with self._lock:
+                self._running.pop(execution.id, None)
+            self._wake.set()
+
+    def _run(self, execution: Execution, spec: ExecSpec, attach: str | None) -> ExecResult:
+        started: Callable[[str], None] = lambda cid: self.store.mark_running(execution.id, cid)  # noqa: E731
+        try:
+            if attach is not None:
+                return self.executor.reattach(attach, spec)
+            return self.executor.run(spec, on_started=started)
+        except Exception as error:  # an executor bug must not leave the node running forever
+            logger.exception("executor failed on %s", execution.path)
+            return ExecResult(WORKER_ERROR, None, f"the executor failed: {error}")
+
+    def _honour_kills(self, pipeline_id: int) -> None:
+        for execution in self.store.kill_requests(pipeline_id):
+            if execution.id in self._killed:
+                continue
+            self._killed.add(execution.id)
+            logger.info("killing execution %s (%s)", execution.id, execution.path)
+            try:
+                self.executor.kill(str(execution.id))
+            except Exception:
+                logger.exception("killing execution %s failed", execution.id)
+            if execution.id not in self._running and execution.state is State.QUEUED:
+                self.store.finish(
+                    execution.id, State.CANCELLED, message="cancelled before it started"
+                )
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _busy(self, pipeline_id: int) -> bool:
+        with self._lock:
+            return any(r.pipeline_id == pipeline_id for r in self._running.values())
+
+    def _execs(self, pipeline_id: int) -> dict[str, tuple[str, Resolved]]:
+        """Each Exec's command and resolved parameters, by path."""
+        tree = self.store.tree(pipeline_id)
+        return {path: (node.run or "", r) for path, node, r in walk(tree) if node.is_exec}
+
+    def _spec(self, pipeline: Pipeline, execution: Execution) -> ExecSpec | str:
+        command, resolved = self._execs(pipeline.id)[execution.path]
+        return build_spec(self.settings, pipeline, execution, command, resolved, self.secrets)
+
+
+def _owner_is_dead(owner: str) -> bool:
+    """An owner on this host whose process is gone can be replaced at once."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False

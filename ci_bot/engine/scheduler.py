@@ -1,0 +1,117 @@
+"""Pure decisions over a tree and its Execs' states: what may start now.
+
+Nothing here touches the store, Docker or the clock.  The runner asks
+``pick`` after every change; the answer honours Serial order, ``stop_on_error``,
+``suppress_errors``, Parallel, ``max_concurrent``, skips, the host's free slots
+and the bot-wide ``concurrency`` groups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from ci_bot.tree.nodes import Node, NodeType, Resolved, join_path, walk
+from ci_bot.tree.states import State, derive_state
+
+ExecStates = Mapping[str, State]
+ACTIVE = frozenset({State.QUEUED, State.RUNNING})
+
+
+@dataclass(frozen=True)
+class Limits:
+    slots: int  # Execs this host may still start
+    busy_groups: frozenset[str] = frozenset()  # concurrency groups already running somewhere
+
+
+def node_states(tree: Node, exec_states: ExecStates) -> dict[str, State]:
+    """Every node's state: Execs as stored, parents derived from their children."""
+    states: dict[str, State] = {}
+    _derive(tree, "/", exec_states, states)
+    return states
+
+
+def _derive(node: Node, path: str, exec_states: ExecStates, out: dict[str, State]) -> State:
+    if node.is_exec:
+        state = exec_states.get(path, State.PENDING)
+    else:
+        children = [_derive(c, join_path(path, c.name), exec_states, out) for c in node.children]
+        state = derive_state(children, suppress_errors=bool(node.params.suppress_errors))
+    out[path] = state
+    return state
+
+
+def ready(tree: Node, exec_states: ExecStates) -> list[str]:
+    """Execs whose turn has come, in tree order, before host-wide limits."""
+    states = node_states(tree, exec_states)
+    resolved = {path: r for path, _, r in walk(tree)}
+    return list(_ready(tree, "/", states, resolved))
+
+
+def _ready(
+    node: Node, path: str, states: Mapping[str, State], resolved: Mapping[str, Resolved]
+) -> Iterator[str]:
+    if node.is_exec:
+        if states[path] is State.PENDING:
+            yield path
+        return
+    candidates = _ready_children(node, path, states, resolved)
+    limit = node.params.max_concurrent
+    if limit is None:
+        yield from candidates
+        return
+    active = sum(1 for p, s in _exec_states(node, path, states) if s in ACTIVE)
+    for index, candidate in enumerate(candidates):
+        if index >= limit - active:
+            return
+        yield candidate
+
+
+def _ready_children(
+    node: Node, path: str, states: Mapping[str, State], resolved: Mapping[str, Resolved]
+) -> list[str]:
+    found: list[str] = []
+    for child in node.children:
+        child_path = join_path(path, child.name)
+        state = states[child_path]
+        if node.type is NodeType.PARALLEL:
+            found.extend(_ready(child, child_path, states, resolved))
+        elif state in (State.DONE, State.SKIPPED):
+            continue
+        elif state.is_failure or state is State.CANCELLED:
+            if resolved[path].stop_on_error or state is State.CANCELLED:
+                break
+        else:  # a Serial runs one child at a time: this one is still to finish
+            found.extend(_ready(child, child_path, states, resolved))
+            break
+    return found
+
+
+def _exec_states(node: Node, path: str, states: Mapping[str, State]) -> Iterator[tuple[str, State]]:
+    for sub_path, sub_node, _ in walk(node):
+        if sub_node.is_exec:
+            full = path if sub_path == "/" else path.rstrip("/") + sub_path
+            yield full, states[full]
+
+
+def pick(tree: Node, exec_states: ExecStates, limits: Limits) -> list[str]:
+    """The Execs to start now: ready ones within the free slots and free groups."""
+    groups = {path: r.concurrency for path, node, r in walk(tree) if node.is_exec}
+    busy = set(limits.busy_groups)
+    chosen: list[str] = []
+    for path in ready(tree, exec_states):
+        if len(chosen) >= limits.slots:
+            break
+        group = groups.get(path)
+        if group is not None:
+            if group in busy:
+                continue
+            busy.add(group)
+        chosen.append(path)
+    return chosen
+
+
+def is_settled(tree: Node, exec_states: ExecStates) -> bool:
+    """Nothing runs and nothing may start: the pipeline has ended (done, or waiting on a reset)."""
+    running = any(state in ACTIVE for state in exec_states.values())
+    return not running and not ready(tree, exec_states)

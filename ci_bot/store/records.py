@@ -1,0 +1,89 @@
+"""What the store hands out: plain frozen dataclasses, never live ORM rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from ci_bot.tree.states import State
+
+
+@dataclass(frozen=True)
+class NewPipeline:
+    repo: str
+    event: str
+    tree_json: str
+    branch: str = ""
+    base_branch: str = ""
+    tag: str = ""
+    pr: str = ""
+    sha: str = ""
+    author: str = ""
+    title: str = ""
+    entry: str = ""
+    config_file: str = ""
+    source_dir: str = ""
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    id: int
+    repo: str
+    event: str
+    branch: str
+    base_branch: str
+    tag: str
+    pr: str
+    sha: str
+    author: str
+    title: str
+    entry: str
+    config_file: str
+    tree_json: str
+    source_dir: str
+    state: State
+    cancel_requested: bool
+    lease_owner: str | None
+    lease_until: datetime | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class NodeRecord:
+    path: str
+    type: str
+    state: State | None  # Execs only; parents are derived
+    skip: bool
+    skip_reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Execution:
+    id: int
+    pipeline_id: int
+    path: str
+    attempt: int
+    state: State
+    exit_code: int | None
+    message: str
+    log_path: str
+    container_id: str | None
+    reused_from: int | None
+    kill_requested: bool
+    created_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    id: int
+    pipeline_id: int
+    path: str
+    kind: str
+    state: str
+    message: str
+    actor: str
+    created_at: datetime

@@ -1,0 +1,430 @@
+"""The one write path to the database.
+
+Every method is one transaction.  A change to an Exec's state, the run event
+that tells of it and the pipeline's cached state are written together, so a
+reader never sees one without the others.  Rows leave as frozen dataclasses.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from ci_bot.engine.scheduler import is_settled, node_states
+from ci_bot.store.database import WRITE, open_engine
+from ci_bot.store.records import Execution, NewPipeline, NodeRecord, Pipeline, RunEvent
+from ci_bot.store.tables import ExecutionRow, NodeRow, PipelineRow, RunEventRow
+from ci_bot.tree.nodes import Node, walk
+from ci_bot.tree.states import State
+from ci_bot.tree.treejson import from_json
+
+T = TypeVar("T")
+
+
+class NotFound(LookupError):
+    """No such pipeline, node or execution."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _record(cls: type[T], row: Any, **overrides: Any) -> T:
+    values = {f.name: getattr(row, f.name) for f in fields(cls) if f.name not in overrides}  # type: ignore[arg-type]
+    return cls(**values, **overrides)
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.engine = open_engine(url)
+        self._write_lock = threading.Lock()
+        self._trees: dict[int, Node] = {}
+
+    # --- transactions ----------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        with self._write_lock, self.engine.connect().execution_options(**{WRITE: True}) as conn:
+            with Session(bind=conn, expire_on_commit=False) as session, session.begin():
+                yield session
+            conn.commit()
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    # --- pipelines -------------------------------------------------------------------
+
+    def create_pipeline(self, new: NewPipeline, tree: Node, skipped: Mapping[str, str]) -> int:
+        """Insert a pipeline and its nodes; Execs below a skipped node start skipped."""
+        with self._write() as session:
+            row = PipelineRow(
+                **{f.name: getattr(new, f.name) for f in fields(new)},
+                state=State.PENDING.value,
+                created_at=utcnow(),
+            )
+            session.add(row)
+            session.flush()
+            for path, node, _ in walk(tree):
+                reason = skipped.get(path, "")
+                session.add(
+                    NodeRow(
+                        pipeline_id=row.id,
+                        path=path,
+                        type=node.type.value,
+                        state=State.PENDING.value if node.is_exec else None,
+                        skip=bool(reason),
+                        skip_reason=reason,
+                    )
+                )
+            session.flush()
+            self._apply_skips(session, row.id)
+            self._event(session, row.id, "/", "created", State.PENDING, f"from {new.entry}")
+            self._refresh(session, row)
+            return row.id
+
+    def pipeline(self, pipeline_id: int) -> Pipeline:
+        with self._read() as session:
+            row = session.get(PipelineRow, pipeline_id)
+            if row is None:
+                raise NotFound(f"no pipeline {pipeline_id}")
+            return _record(Pipeline, row, state=State(row.state))
+
+    def pipelines(self, limit: int = 50) -> list[Pipeline]:
+        with self._read() as session:
+            rows = session.scalars(select(PipelineRow).order_by(PipelineRow.id.desc()).limit(limit))
+            return [_record(Pipeline, row, state=State(row.state)) for row in rows]
+
+    def tree(self, pipeline_id: int) -> Node:
+        if pipeline_id not in self._trees:
+            self._trees[pipeline_id] = from_json(self.pipeline(pipeline_id).tree_json)
+        return self._trees[pipeline_id]
+
+    def unfinished(self) -> list[int]:
+        """Pipelines not yet settled: what an engine starting up must drive."""
+        with self._read() as session:
+            query = select(PipelineRow.id).where(PipelineRow.finished_at.is_(None))
+            return list(session.scalars(query.order_by(PipelineRow.id)))
+
+    # --- nodes and executions ---------------------------------------------------------
+
+    def nodes(self, pipeline_id: int) -> list[NodeRecord]:
+        with self._read() as session:
+            rows = session.scalars(
+                select(NodeRow).where(NodeRow.pipeline_id == pipeline_id).order_by(NodeRow.id)
+            )
+            return [
+                _record(NodeRecord, row, state=State(row.state) if row.state else None)
+                for row in rows
+            ]
+
+    def exec_states(self, pipeline_id: int) -> dict[str, State]:
+        with self._read() as session:
+            return self._exec_states(session, pipeline_id)
+
+    def executions(self, pipeline_id: int, path: str | None = None) -> list[Execution]:
+        with self._read() as session:
+            query = select(ExecutionRow).where(ExecutionRow.pipeline_id == pipeline_id)
+            if path is not None:
+                query = query.where(ExecutionRow.path == path)
+            rows = session.scalars(query.order_by(ExecutionRow.id))
+            return [_record(Execution, row, state=State(row.state)) for row in rows]
+
+    def execution(self, execution_id: int) -> Execution:
+        with self._read() as session:
+            row = session.get(ExecutionRow, execution_id)
+            if row is None:
+                raise NotFound(f"no execution {execution_id}")
+            return _record(Execution, row, state=State(row.state))
+
+    def queue(self, pipeline_id: int, path: str, log_dir: str) -> Execution:
+        """A new execution for a pending Exec; the Exec becomes queued."""
+        with self._write() as session:
+            node = self._node(session, pipeline_id, path)
+            attempts = session.query(ExecutionRow).filter_by(pipeline_id=pipeline_id, path=path)
+            row = ExecutionRow(
+                pipeline_id=pipeline_id,
+                path=path,
+                attempt=attempts.count() + 1,
+                state=State.QUEUED.value,
+                created_at=utcnow(),
+            )
+            session.add(row)
+            session.flush()
+            row.log_path = f"{log_dir}/{row.id}.log"
+            node.state = State.QUEUED.value
+            node.message = ""
+            self._event(session, pipeline_id, path, "state", State.QUEUED, f"attempt {row.attempt}")
+            self._refresh(session, self._pipeline_row(session, pipeline_id))
+            return _record(Execution, row, state=State.QUEUED)
+
+    def mark_running(self, execution_id: int, container_id: str) -> None:
+        with self._write() as session:
+            row = self._execution_row(session, execution_id)
+            row.state, row.container_id, row.started_at = (
+                State.RUNNING.value,
+                container_id,
+                utcnow(),
+            )
+            node = self._node(session, row.pipeline_id, row.path)
+            if self._is_latest(session, row):
+                node.state = State.RUNNING.value
+                self._event(session, row.pipeline_id, row.path, "state", State.RUNNING, "")
+            self._refresh(session, self._pipeline_row(session, row.pipeline_id))
+
+    def finish(
+        self,
+        execution_id: int,
+        state: State,
+        *,
+        exit_code: int | None = None,
+        message: str = "",
+        retry_limit: int = 0,
+    ) -> bool:
+        """An execution ended.  A failure within ``retry_limit`` sends its Exec back to
+        pending for another attempt; returns whether it did."""
+        with self._write() as session:
+            row = self._execution_row(session, execution_id)
+            row.state, row.exit_code, row.message = state.value, exit_code, message
+            row.ended_at = utcnow()
+            pipeline = self._pipeline_row(session, row.pipeline_id)
+            retry = False
+            if self._is_latest(session, row):
+                node = self._node(session, row.pipeline_id, row.path)
+                if state.is_failure:
+                    node.failures += 1
+                    retry = node.failures <= retry_limit and not pipeline.cancel_requested
+                node.state = State.PENDING.value if retry else state.value
+                node.message = message
+                self._event(session, row.pipeline_id, row.path, "state", state, message)
+                if retry:
+                    note = f"retrying ({node.failures} of {retry_limit})"
+                    self._event(session, row.pipeline_id, row.path, "retry", State.PENDING, note)
+            self._refresh(session, pipeline)
+            return retry
+
+    # --- control: reset, skip, unskip, cancel ---------------------------------------------
+
+    def reset(self, pipeline_id: int, path: str, actor: str = "") -> list[str]:
+        """Every Exec at or below ``path`` becomes pending again (a new execution follows)."""
+        with self._write() as session:
+            reset = []
+            for node in self._subtree(session, pipeline_id, path):
+                if node.state is None:
+                    continue
+                if node.state in (State.RUNNING.value, State.QUEUED.value):
+                    self._request_kill(session, pipeline_id, node.path)
+                node.state, node.message, node.failures = State.PENDING.value, "", 0
+                reset.append(node.path)
+            pipeline = self._pipeline_row(session, pipeline_id)
+            pipeline.cancel_requested = False
+            self._apply_skips(session, pipeline_id)
+            self._event(session, pipeline_id, path, "reset", State.PENDING, "", actor)
+            self._refresh(session, pipeline)
+            return reset
+
+    def set_skip(self, pipeline_id: int, path: str, skip: bool, actor: str = "") -> None:
+        with self._write() as session:
+            node = self._node(session, pipeline_id, path)
+            node.skip, node.skip_reason = (
+                skip,
+                (f"skipped by {actor or 'a person'}" if skip else ""),
+            )
+            self._apply_skips(session, pipeline_id)
+            kind = "skip" if skip else "unskip"
+            state = State.SKIPPED if skip else State.PENDING
+            self._event(session, pipeline_id, path, kind, state, "", actor)
+            self._refresh(session, self._pipeline_row(session, pipeline_id))
+
+    def cancel(self, pipeline_id: int, actor: str = "") -> None:
+        """Pending Execs are cancelled now; running ones are killed by their engine."""
+        with self._write() as session:
+            pipeline = self._pipeline_row(session, pipeline_id)
+            pipeline.cancel_requested = True
+            for node in self._subtree(session, pipeline_id, "/"):
+                if node.state in (State.PENDING.value, State.QUEUED.value, State.RUNNING.value):
+                    if node.state != State.PENDING.value:
+                        self._request_kill(session, pipeline_id, node.path)
+                    if node.state != State.RUNNING.value:
+                        node.state = State.CANCELLED.value
+            self._event(session, pipeline_id, "/", "cancel", State.CANCELLED, "", actor)
+            self._refresh(session, pipeline)
+
+    def kill_requests(self, pipeline_id: int) -> list[Execution]:
+        with self._read() as session:
+            rows = session.scalars(
+                select(ExecutionRow).where(
+                    ExecutionRow.pipeline_id == pipeline_id,
+                    ExecutionRow.kill_requested.is_(True),
+                    ExecutionRow.state.in_([State.QUEUED.value, State.RUNNING.value]),
+                )
+            )
+            return [_record(Execution, row, state=State(row.state)) for row in rows]
+
+    # --- leases: which engine drives a pipeline ---------------------------------------------
+
+    def claim(self, pipeline_id: int, owner: str, ttl: float, *, steal_from: str = "") -> bool:
+        """Take or renew the lease; ``steal_from`` names a dead owner whose lease we may take."""
+        now = utcnow()
+        with self._write() as session:
+            result = session.execute(
+                update(PipelineRow)
+                .where(
+                    PipelineRow.id == pipeline_id,
+                    or_(
+                        PipelineRow.lease_owner.is_(None),
+                        PipelineRow.lease_owner.in_([owner, steal_from]),
+                        PipelineRow.lease_until < now,
+                    ),
+                )
+                .values(lease_owner=owner, lease_until=now + timedelta(seconds=ttl))
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+    def release(self, pipeline_id: int, owner: str) -> None:
+        with self._write() as session:
+            session.execute(
+                update(PipelineRow)
+                .where(PipelineRow.id == pipeline_id, PipelineRow.lease_owner == owner)
+                .values(lease_owner=None, lease_until=None)
+            )
+
+    # --- run events -------------------------------------------------------------------
+
+    def events(self, pipeline_id: int, after: int = 0) -> list[RunEvent]:
+        with self._read() as session:
+            rows = session.scalars(
+                select(RunEventRow)
+                .where(RunEventRow.pipeline_id == pipeline_id, RunEventRow.id > after)
+                .order_by(RunEventRow.id)
+            )
+            return [_record(RunEvent, row) for row in rows]
+
+    def add_event(self, pipeline_id: int, path: str, kind: str, message: str) -> None:
+        with self._write() as session:
+            self._event(session, pipeline_id, path, kind, None, message)
+
+    # --- helpers (inside a transaction) ---------------------------------------------------
+
+    def _event(
+        self,
+        session: Session,
+        pipeline_id: int,
+        path: str,
+        kind: str,
+        state: State | None,
+        message: str,
+        actor: str = "",
+    ) -> None:
+        session.add(
+            RunEventRow(
+                pipeline_id=pipeline_id,
+                path=path,
+                kind=kind,
+                state=state.value if state else "",
+                message=message,
+                actor=actor,
+                created_at=utcnow(),
+            )
+        )
+
+    def _refresh(self, session: Session, pipeline: PipelineRow) -> None:
+        """Re-derive the pipeline's state; settled pipelines get finished_at and an event."""
+        session.flush()
+        tree = self._trees.get(pipeline.id) or from_json(pipeline.tree_json)
+        self._trees[pipeline.id] = tree
+        states = self._exec_states(session, pipeline.id)
+        root = node_states(tree, states)["/"]
+        settled = is_settled(tree, states)
+        if pipeline.cancel_requested and root in (State.PENDING, State.QUEUED):
+            root = State.CANCELLED
+        changed = pipeline.state != root.value or (settled != (pipeline.finished_at is not None))
+        pipeline.state = root.value
+        if settled and pipeline.finished_at is None:
+            pipeline.finished_at = utcnow()
+            self._event(session, pipeline.id, "/", "finished", root, "")
+        elif not settled:
+            pipeline.finished_at = None
+        if changed and not settled:
+            self._event(session, pipeline.id, "/", "pipeline", root, "")
+
+    def _apply_skips(self, session: Session, pipeline_id: int) -> None:
+        """Pending Execs below a skip become skipped; skipped ones no longer below one, pending."""
+        rows = list(self._subtree(session, pipeline_id, "/"))
+        skipped = [row.path for row in rows if row.skip]
+        for row in rows:
+            if row.state is None:
+                continue
+            under = any(row.path == s or row.path.startswith(s.rstrip("/") + "/") for s in skipped)
+            if under and row.state == State.PENDING.value:
+                row.state = State.SKIPPED.value
+            elif not under and row.state == State.SKIPPED.value:
+                row.state = State.PENDING.value
+
+    def _exec_states(self, session: Session, pipeline_id: int) -> dict[str, State]:
+        rows = session.execute(
+            select(NodeRow.path, NodeRow.state).where(
+                NodeRow.pipeline_id == pipeline_id, NodeRow.state.is_not(None)
+            )
+        )
+        return {path: State(state) for path, state in rows if state}
+
+    def _subtree(self, session: Session, pipeline_id: int, path: str) -> Iterator[NodeRow]:
+        prefix = "/" if path == "/" else path + "/"
+        rows = session.scalars(select(NodeRow).where(NodeRow.pipeline_id == pipeline_id))
+        found = False
+        for row in rows:
+            if row.path == path or row.path.startswith(prefix):
+                found = True
+                yield row
+        if not found:
+            raise NotFound(f"pipeline {pipeline_id} has no node {path}")
+
+    def _node(self, session: Session, pipeline_id: int, path: str) -> NodeRow:
+        row = session.scalar(select(NodeRow).filter_by(pipeline_id=pipeline_id, path=path))
+        if row is None:
+            raise NotFound(f"pipeline {pipeline_id} has no node {path}")
+        return row
+
+    def _pipeline_row(self, session: Session, pipeline_id: int) -> PipelineRow:
+        row = session.get(PipelineRow, pipeline_id)
+        if row is None:
+            raise NotFound(f"no pipeline {pipeline_id}")
+        return row
+
+    def _execution_row(self, session: Session, execution_id: int) -> ExecutionRow:
+        row = session.get(ExecutionRow, execution_id)
+        if row is None:
+            raise NotFound(f"no execution {execution_id}")
+        return row
+
+    def _is_latest(self, session: Session, row: ExecutionRow) -> bool:
+        latest = session.scalar(
+            select(ExecutionRow.id)
+            .where(ExecutionRow.pipeline_id == row.pipeline_id, ExecutionRow.path == row.path)
+            .order_by(ExecutionRow.id.desc())
+            .limit(1)
+        )
+        node = self._node(session, row.pipeline_id, row.path)
+        # After a reset the Exec is pending with no newer execution yet: the old
+        # one must not overwrite that.
+        return latest == row.id and node.state in (State.QUEUED.value, State.RUNNING.value)
+
+    def _request_kill(self, session: Session, pipeline_id: int, path: str) -> None:
+        session.execute(
+            update(ExecutionRow)
+            .where(
+                ExecutionRow.pipeline_id == pipeline_id,
+                ExecutionRow.path == path,
+                ExecutionRow.state.in_([State.QUEUED.value, State.RUNNING.value]),
+            )
+            .values(kill_requested=True)
+        )

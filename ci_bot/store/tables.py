@@ -1,0 +1,106 @@
+"""The database tables (SQLAlchemy 2 declarative).  Rows never leave the store:
+``records.py`` holds the dataclasses the rest of ci-bot sees."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class PipelineRow(Base):
+    __tablename__ = "pipelines"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    repo: Mapped[str] = mapped_column(String(200), index=True)
+    event: Mapped[str] = mapped_column(String(40))
+    branch: Mapped[str] = mapped_column(String(255), default="")
+    base_branch: Mapped[str] = mapped_column(String(255), default="")
+    tag: Mapped[str] = mapped_column(String(255), default="")
+    pr: Mapped[str] = mapped_column(String(20), default="")
+    sha: Mapped[str] = mapped_column(String(64), default="")
+    author: Mapped[str] = mapped_column(String(255), default="")
+    title: Mapped[str] = mapped_column(Text, default="")  # the commit's first line
+    entry: Mapped[str] = mapped_column(String(200), default="")  # "[push] #1 (line 5)"
+    config_file: Mapped[str] = mapped_column(String(255), default="")
+    tree_json: Mapped[str] = mapped_column(Text)
+    source_dir: Mapped[str] = mapped_column(Text, default="")
+    # A cache of the root's derived state, rewritten in every transaction that
+    # changes an Exec, so lists and crash recovery need not load every tree.
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    lease_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class NodeRow(Base):
+    """One per node.  ``state`` is stored for Execs only; parents derive theirs."""
+
+    __tablename__ = "nodes"
+    __table_args__ = (UniqueConstraint("pipeline_id", "path"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id"), index=True)
+    path: Mapped[str] = mapped_column(String(1000))
+    type: Mapped[str] = mapped_column(String(10))
+    state: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    skip: Mapped[bool] = mapped_column(Boolean, default=False)
+    skip_reason: Mapped[str] = mapped_column(Text, default="")
+    message: Mapped[str] = mapped_column(Text, default="")
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # since the last reset: for `retry`
+
+
+class ExecutionRow(Base):
+    """One run of an Exec; a reset adds one and never erases one."""
+
+    __tablename__ = "executions"
+    __table_args__ = (Index("ix_executions_pipeline_path", "pipeline_id", "path"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id"))
+    path: Mapped[str] = mapped_column(String(1000))
+    attempt: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    message: Mapped[str] = mapped_column(Text, default="")
+    log_path: Mapped[str] = mapped_column(Text, default="")
+    container_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    reused_from: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    kill_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class RunEventRow(Base):
+    """Append-only, ordered: what reporters and the UI follow."""
+
+    __tablename__ = "run_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id"), index=True)
+    path: Mapped[str] = mapped_column(String(1000), default="/")
+    kind: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(20), default="")
+    message: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class DeliveryRow(Base):
+    """Webhook deliveries seen, so a redelivery is answered and ignored."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    source: Mapped[str] = mapped_column(String(20))
+    event: Mapped[str] = mapped_column(String(60))
+    received_at: Mapped[datetime] = mapped_column(DateTime)
+    pipeline_id: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -1,0 +1,62 @@
+"""A pipeline as one JSON object: the shape of ``run --json``, ``show --json`` and the API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ci_bot.engine.scheduler import node_states
+from ci_bot.store.records import Execution
+from ci_bot.store.store import Store
+from ci_bot.tree.nodes import walk
+
+
+def pipeline_json(store: Store, pipeline_id: int) -> dict[str, Any]:
+    pipeline = store.pipeline(pipeline_id)
+    tree = store.tree(pipeline_id)
+    states = node_states(tree, store.exec_states(pipeline_id))
+    by_path: dict[str, list[Execution]] = {}
+    for execution in store.executions(pipeline_id):
+        by_path.setdefault(execution.path, []).append(execution)
+    skips = {node.path: node for node in store.nodes(pipeline_id)}
+    nodes = []
+    for path, node, _ in walk(tree):
+        item: dict[str, Any] = {"path": path, "type": node.type.value, "state": states[path].value}
+        if skips[path].skip:
+            item["skip_reason"] = skips[path].skip_reason
+        if node.is_exec:
+            item["message"] = skips[path].message
+            item["executions"] = [_execution_json(e) for e in by_path.get(path, [])]
+        nodes.append(item)
+    return {
+        "id": pipeline.id,
+        "state": pipeline.state.value,
+        "repo": pipeline.repo,
+        "event": pipeline.event,
+        "branch": pipeline.branch,
+        "pr": pipeline.pr,
+        "tag": pipeline.tag,
+        "sha": pipeline.sha,
+        "title": pipeline.title,
+        "entry": pipeline.entry,
+        "created_at": _time(pipeline.created_at),
+        "finished_at": _time(pipeline.finished_at),
+        "nodes": nodes,
+    }
+
+
+def _execution_json(execution: Execution) -> dict[str, Any]:
+    return {
+        "id": execution.id,
+        "attempt": execution.attempt,
+        "state": execution.state.value,
+        "exit_code": execution.exit_code,
+        "message": execution.message,
+        "started_at": _time(execution.started_at),
+        "ended_at": _time(execution.ended_at),
+        "reused_from": execution.reused_from,
+    }
+
+
+def _time(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="milliseconds") + "Z" if moment else None
