@@ -1,0 +1,301 @@
+"""Bare mirrors of the repositories we build, and the trees we build from them.
+
+Each repository gets one bare mirror under a root directory: created on first
+use, fetched incrementally (with prune) afterwards, locked per repository across
+threads and processes.  Everything read for a build — ``conducto.cfg``, the file
+list, the tree written out for a container — is read from the mirror *at the
+commit*, never from a default branch.  A clone URL may carry a token: it is given
+to git per command, never written to the mirror, and shown as ``***`` in every log
+line and error.  ``local_snapshot`` and ``local_head`` serve ``ci-bot run DIR``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import re
+import shutil
+import stat
+import tarfile
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import git
+
+from ci_bot.errors import CiBotError
+from ci_bot.tree.config import CONFIG_FILES
+
+logger = logging.getLogger(__name__)
+
+_ENV = {"GIT_TERMINAL_PROMPT": "0"}  # fail instead of asking for a password nobody will type
+_REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
+# `git archive` honours export-ignore/export-subst from the tree, but a build needs the
+# tree as committed; $GIT_DIR/info/attributes outranks the tree's .gitattributes.
+_ATTRIBUTES = "* -export-ignore -export-subst\n"
+_USERINFO = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@:\s]*)(?P<pw>:[^/@\s]*)?@"
+)
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+class GitError(CiBotError):
+    """A git operation failed; the message says what failed and what to do."""
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    message: str
+    author: str
+
+    @property
+    def title(self) -> str:
+        return self.message.split("\n", 1)[0].strip()
+
+
+def mask(text: str, url: str = "") -> str:
+    """``text`` with credentials in URLs (and ``url``'s own secret anywhere) shown as ***."""
+    parts = urlsplit(url) if "://" in url else None
+    if parts is not None:
+        secret = parts.password or (parts.username if parts.scheme.startswith("http") else None)
+        for form in {secret, unquote(secret)} if secret and len(secret) >= 6 else ():
+            text = text.replace(form, "***")
+    return _USERINFO.sub(
+        lambda m: f"{m['scheme']}{m['user']}:***@" if m["pw"] else f"{m['scheme']}***@", text
+    )
+
+
+def _git(cwd: Path, *args: str, failed: str, hint: str, url: str = "") -> str:
+    """Run one git command; its stdout, or GitError('<failed>: <git's words>. <hint>')."""
+    level = logging.INFO if args[0] in ("fetch", "ls-remote", "init") else logging.DEBUG
+    logger.log(level, "git %s (in %s)", mask(" ".join(args), url), cwd)
+    try:
+        status, out, err = git.Git(cwd).execute(
+            ["git", *args], with_extended_output=True, with_exceptions=False, env=_ENV
+        )
+    except git.GitCommandNotFound:
+        raise GitError("git is not installed or not on PATH; install git") from None
+    if status != 0:
+        words = " ".join(line.strip() for line in err.splitlines() if line.strip())
+        raise GitError(mask(f"{failed}: {words or f'exit status {status}'}. {hint}", url))
+    return out
+
+
+_thread_locks: dict[Path, threading.Lock] = {}
+_thread_locks_guard = threading.Lock()
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold ``path``'s lock: a thread lock in this process, an flock across processes."""
+    with _thread_locks_guard:
+        lock = _thread_locks.setdefault(path, threading.Lock())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with lock, open(path.with_name(path.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
+        yield
+
+
+class Mirrors:
+    """One bare mirror per repository under ``root``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).absolute()
+
+    def mirror_path(self, repo: str) -> Path:
+        """A single, safe directory name inside root: readable slug + hash of the name."""
+        slug = _UNSAFE.sub("-", repo).strip(".-")[:80] or "repo"
+        digest = hashlib.sha256(repo.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+        return self.root / f"{slug}-{digest}.git"
+
+    def fetch(self, repo: str, url: str, refs: Sequence[str] = ()) -> Path:
+        """Create or update the mirror of ``repo``; ``refs`` are extra refspecs."""
+        path = self.mirror_path(repo)
+        refspecs = [*_REFSPECS, *(_forced(ref) for ref in refs)]
+        with _locked(path):
+            if (path / "HEAD").is_file():
+                self._fetch_into(path, repo, url, refspecs)
+            else:
+                self._create(path, repo, url, refspecs)
+        return path
+
+    def _create(self, path: Path, repo: str, url: str, refspecs: list[str]) -> None:
+        # Built aside and renamed into place, so a failed first fetch leaves no half mirror.
+        partial = path.with_name(path.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)  # a crash's leftover; we hold the lock
+        _git(self.root, "init", "--bare", "--quiet", str(partial), failed="git init", hint="")
+        (partial / "info").mkdir(exist_ok=True)
+        (partial / "info" / "attributes").write_text(_ATTRIBUTES)
+        try:
+            self._fetch_into(partial, repo, url, refspecs)
+            self._set_head(partial, repo, url)
+        except GitError:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        partial.rename(path)
+
+    def _fetch_into(self, path: Path, repo: str, url: str, refspecs: list[str]) -> None:
+        # By URL, not a configured remote: the token never lands in the mirror's config.
+        args = ("fetch", "--prune", "--quiet", "--no-write-fetch-head", "--", url, *refspecs)
+        failed = f"could not fetch {repo} from {url}"
+        _git(path, *args, failed=failed, hint=_FETCH_HINT, url=url)
+
+    def _set_head(self, path: Path, repo: str, url: str) -> None:
+        failed = f"could not read the default branch of {repo} from {url}"
+        out = _git(
+            path, "ls-remote", "--symref", "--", url, "HEAD", failed=failed, hint="", url=url
+        )
+        for line in out.splitlines():
+            if line.startswith("ref: refs/heads/"):
+                branch = line[len("ref: ") :].split("\t")[0]
+                _git(path, "symbolic-ref", "HEAD", branch, failed="git symbolic-ref", hint="")
+
+    def resolve(self, repo: str, ref: str) -> str:
+        """The commit sha that ``ref`` (a branch, tag, ref or sha) names in the mirror."""
+        path = self._existing(repo)
+        if not ref or ref.startswith("-"):
+            raise GitError(f"{ref!r} is not a git ref or commit sha")
+        return _git(
+            path,
+            *("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"),
+            failed=f"{ref} is not a commit in the mirror of {repo}",
+            hint="Fetch it first (refs/pull/N/head needs an extra refspec) or check the name",
+        )
+
+    def commit(self, repo: str, sha: str) -> Commit:
+        full = self.resolve(repo, sha)
+        with git.Repo(self._existing(repo)) as mirror:
+            return _to_commit(mirror.commit(full))
+
+    def read_file(self, repo: str, sha: str, path: str) -> str | None:
+        """The text of ``path`` at commit ``sha``; None when there is no such file."""
+        full = self.resolve(repo, sha)
+        logger.debug("read %s at %s in %s", path, full, repo)
+        with git.Repo(self._existing(repo)) as mirror:
+            try:
+                item = mirror.commit(full).tree / path
+            except KeyError:
+                return None
+            if not isinstance(item, git.Blob):
+                return None
+            data: bytes = item.data_stream.read()
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise GitError(
+                f"{path} at {full[:12]} in {repo} is not UTF-8; save it as UTF-8"
+            ) from None
+
+    def read_config(self, repo: str, sha: str) -> tuple[str, str] | None:
+        """(file name, text) of the first of CONFIG_FILES present at commit ``sha``."""
+        for name in CONFIG_FILES:
+            text = self.read_file(repo, sha, name)
+            if text is not None:
+                return name, text
+        return None
+
+    def materialize(self, repo: str, sha: str, dest: Path) -> None:
+        """Write the tree of ``sha`` into ``dest`` (empty or absent), without .git."""
+        full = self.resolve(repo, sha)
+        _prepare_empty(dest)
+        logger.debug("git archive --format=tar %s (in %s) into %s", full, repo, dest)
+        process = git.Git(self._existing(repo)).execute(
+            ["git", "archive", "--format=tar", full], as_process=True, env=_ENV
+        )
+        assert process.proc is not None and process.proc.stdout is not None
+        stdout = process.proc.stdout
+        try:
+            with tarfile.open(fileobj=stdout, mode="r|") as archive:
+                archive.extractall(dest, filter="tar")  # keeps exec bits and symlinks
+            stdout.read()  # the archive's trailing padding, so git can exit
+            process.wait()
+        except (git.GitCommandError, tarfile.TarError, OSError) as error:
+            raise GitError(
+                f"could not write {repo} at {full[:12]} into {dest}: {error}. "
+                "Check free disk space and permissions"
+            ) from None
+        finally:
+            stdout.close()
+
+    def paths_at(self, repo: str, sha: str) -> set[str]:
+        """Every file path (symlinks included, submodules not) at commit ``sha``."""
+        full = self.resolve(repo, sha)
+        out = _git(
+            self._existing(repo),
+            *("ls-tree", "-r", "-z", full),
+            failed=f"could not list the files of {repo} at {full[:12]}",
+            hint="Fetch the repository again",
+        )
+        entries = (entry.split("\t", 1) for entry in out.split("\0") if entry)
+        return {path for meta, path in entries if meta.split(" ")[1] == "blob"}
+
+    def _existing(self, repo: str) -> Path:
+        path = self.mirror_path(repo)
+        if not (path / "HEAD").is_file():
+            raise GitError(f"there is no mirror of {repo} yet; fetch it first")
+        return path
+
+
+_FETCH_HINT = "Check the URL and that its credentials may read the repository"
+
+
+def _forced(refspec: str) -> str:
+    """``ref`` → ``+ref:ref``: a force-pushed pull request must still update the mirror."""
+    if ":" not in refspec:
+        refspec = f"{refspec}:{refspec.lstrip('+')}"
+    return refspec if refspec.startswith("+") else f"+{refspec}"
+
+
+def _to_commit(found: git.Commit) -> Commit:
+    message = found.message
+    if isinstance(message, bytes):
+        message = message.decode("utf-8", "replace")
+    return Commit(sha=found.hexsha, message=message, author=found.author.name or "")
+
+
+def _prepare_empty(dest: Path) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    if any(dest.iterdir()):
+        raise GitError(f"{dest} is not empty; give an empty or absent directory")
+
+
+def local_snapshot(source: Path, dest: Path) -> None:
+    """Copy ``source`` as it is (uncommitted edits too) into ``dest``, without .git.
+
+    Symlinks are copied as links, never followed; sockets and pipes are skipped.
+    """
+    if not source.is_dir():
+        raise GitError(f"{source} is not a directory; give the repository's directory")
+    _prepare_empty(dest)
+    inside = dest.resolve()
+
+    def not_copied(directory: str, names: list[str]) -> set[str]:
+        skipped = {name for name in names if name == ".git"}
+        for name in names:
+            full = Path(directory, name)
+            mode = full.lstat().st_mode
+            if stat.S_ISDIR(mode) and full.resolve() == inside:
+                skipped.add(name)  # dest inside source: don't copy the copy
+            elif not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
+                skipped.add(name)
+        return skipped
+
+    logger.info("copy %s into %s without .git", source, dest)
+    try:
+        shutil.copytree(source, dest, symlinks=True, ignore=not_copied, dirs_exist_ok=True)
+    except (shutil.Error, OSError) as error:
+        raise GitError(f"could not copy {source} into {dest}: {error}; check permissions") from None
+
+
+def local_head(source: Path) -> Commit | None:
+    """The HEAD commit of the work tree at ``source``; None if not a repository or no commits."""
+    try:
+        with git.Repo(source) as repo:
+            return None if repo.bare else _to_commit(repo.head.commit)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
+        return None
