@@ -12,9 +12,7 @@ from pathlib import Path
 import pytest
 
 from ci_bot.git import GitError, Mirrors, local_head, local_snapshot, mask
-from tests import gitrepos
 from tests.gitrepos import commit_files, git, make_bare_remote, make_repo, push_files, work_tree
-
 
 REPO = "octo/widgets"
 SECRET = "ghs_s3cr3tT0ken1234"
