@@ -15,6 +15,7 @@ from ci_bot.tree.params import PARAMS, STRUCTURE_KEYS, Params, read_bool, read_s
 from ci_bot.tree.problems import KeyPath, ProblemLog, unknown_key
 
 NODE_KEYS = (*STRUCTURE_KEYS, *PARAMS)
+MAX_DEPTH = 100  # nodes below a root; deeper trees would exhaust the stack of every walker
 _TABLE_PARAMS = ("env", "reuse")
 
 
@@ -26,7 +27,7 @@ def read_params(
     rest: dict[str, Any] = {}
     for key, value in values.items():
         spec = PARAMS.get(key)
-        if spec is None:
+        if spec is None or is_child_table(key, value):
             rest[key] = value
             continue
         typed = log.read((*path, key), spec.read, value)
@@ -39,13 +40,21 @@ def read_structure(
     values: Mapping[str, Any], path: KeyPath, log: ProblemLog
 ) -> tuple[str | None, bool]:
     """``run`` and ``parallel``, checked."""
-    run = log.read((*path, "run"), read_string, values["run"]) if "run" in values else None
+    run = None
+    if "run" in values and not is_child_table("run", values["run"]):
+        run = log.read((*path, "run"), read_string, values["run"])
     parallel = False
-    if "parallel" in values:
+    if "parallel" in values and not is_child_table("parallel", values["parallel"]):
         parallel = bool(log.read((*path, "parallel"), read_bool, values["parallel"]))
     if run is not None and parallel:
         log.add((*path, "parallel"), "an Exec (a node with `run`) cannot be parallel")
     return run, parallel
+
+
+def is_child_table(key: str, value: Any) -> bool:
+    """A table under a parameter's name (``[pipeline.ci.sign]``) is a child node named so,
+    unless the parameter itself takes a table (``env``, ``reuse``)."""
+    return isinstance(value, Mapping) and key not in _TABLE_PARAMS
 
 
 def check_name(name: str, path: KeyPath, log: ProblemLog) -> bool:

@@ -36,10 +36,14 @@ class _Builder:
         *parents, name = split_path(path)
         node = self
         for part in parents:
-            node = node.children.setdefault(part, Serial())
-        if isinstance(node, Exec):
-            raise TypeError(f"cannot put {name!r} below an Exec")
-        node.children[name] = child
+            node = node._container(path).children.setdefault(part, Serial())
+        node._container(path).children[name] = child
+
+    def _container(self, path: str) -> _Builder:
+        """``self``, which is about to get a child: never an Exec, whose children are lost."""
+        if isinstance(self, Exec):
+            raise TypeError(f"cannot put {path!r} below an Exec")
+        return self
 
     def __getitem__(self, path: str) -> _Builder:
         node = self

@@ -16,7 +16,9 @@ import tomli
 
 from ci_bot.errors import ConfigError, ConfigProblem
 from ci_bot.tree.build import (
+    MAX_DEPTH,
     check_name,
+    is_child_table,
     looks_like_misspelt_param,
     read_params,
     read_structure,
@@ -27,7 +29,7 @@ from ci_bot.tree.filters import Filter
 from ci_bot.tree.locate import locate_toml
 from ci_bot.tree.nodes import Node, NodeType
 from ci_bot.tree.params import read_filter, read_string
-from ci_bot.tree.problems import KeyPath, ProblemLog, unknown_key
+from ci_bot.tree.problems import KeyPath, ProblemLog, line_with_most, unknown_key
 
 CONFIG_FILES = ("conducto.cfg", ".conducto.cfg")  # the first one present wins
 EVENTS = ("pr", "push", "create-branch", "delete-branch", "create-tag", "delete-tag", "cron")
@@ -94,6 +96,10 @@ def parse_config(source: str, file: str = "conducto.cfg") -> Config:
             file, error.lineno, f"not valid TOML: {error.msg}", column=error.colno
         )
         raise ConfigError([problem]) from None
+    except RecursionError:  # tomli's limit on nesting and on the parts of a dotted key
+        line = line_with_most(source, "[{.")
+        problem = ConfigProblem(file, line, "not valid TOML: nested or dotted too deeply")
+        raise ConfigError([problem]) from None
     log = ProblemLog(file, locate_toml(source), describe=_dotted)
     for key in data:
         if key not in (*EVENTS, "pipeline"):
@@ -132,16 +138,21 @@ def _read_pipelines(section: Any, log: ProblemLog) -> dict[str, Node]:
 
 
 def _read_node(name: str, table: Mapping[str, Any], path: KeyPath, log: ProblemLog) -> Node:
+    if len(path) - 2 > MAX_DEPTH:  # path is ("pipeline", NAME, *node names)
+        log.add(path, f"nodes may nest at most {MAX_DEPTH} deep")
+        return Node(name=name, type=NodeType.SERIAL)
     params, rest = read_params(table, path, log)
     run, parallel = read_structure(rest, path, log)
     children: list[Node] = []
     confused = False
     for key, value in rest.items():
-        if key in ("run", "parallel"):
+        if key in ("run", "parallel") and not is_child_table(key, value):
             continue
         if isinstance(value, Mapping) and not looks_like_misspelt_param(key, value):
             if check_name(key, (*path, key), log):
                 children.append(_read_node(key, value, (*path, key), log))
+            else:
+                confused = True  # a child is there, so "is empty" would be wrong
         else:
             log.add((*path, key), unknown_node_key(key))
             confused = True

@@ -22,13 +22,13 @@ class CronSchedule:
     def matches(self, moment: datetime) -> bool:
         weekday = (moment.weekday() + 1) % 7  # cron counts Sunday as 0 (and 7)
         minute, hour, day, month, dow = self.allowed
-        return (
-            moment.minute in minute
-            and moment.hour in hour
-            and moment.day in day
-            and moment.month in month
-            and (weekday in dow or (weekday == 0 and 7 in dow))
-        )
+        day_ok = moment.day in day
+        weekday_ok = weekday in dow or (weekday == 0 and 7 in dow)
+        # As in every cron: when both day fields are restricted, either one may match.
+        _, _, day_field, _, weekday_field = self.source.split()
+        either = not day_field.startswith("*") and not weekday_field.startswith("*")
+        days_ok = (day_ok or weekday_ok) if either else (day_ok and weekday_ok)
+        return moment.minute in minute and moment.hour in hour and moment.month in month and days_ok
 
 
 def parse_cron(text: str) -> CronSchedule:

@@ -6,6 +6,7 @@ table, so a parameter cannot exist in one place and be forgotten in another.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -17,6 +18,18 @@ from ci_bot.tree.filters import Filter, parse_filter
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MEM = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?", re.IGNORECASE)
 _MEM_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+class ItemError(ValueError):
+    """A problem with one item inside a table or list; ``at`` leads from the key to it.
+
+    The problem is then reported on the item's own line, which matters when a
+    table such as ``[pipeline.ci.env]`` spans many lines.
+    """
+
+    def __init__(self, message: str, at: tuple[str | int, ...]) -> None:
+        super().__init__(message)
+        self.at = at
 
 
 @dataclass(frozen=True)
@@ -74,26 +87,28 @@ def read_env(value: Any) -> dict[str, str]:
     env: dict[str, str] = {}
     for name, item in value.items():
         if not ENV_NAME.fullmatch(name):
-            raise ValueError(f"{name!r} is not a valid environment variable name")
+            raise ItemError(f"{name!r} is not a valid environment variable name", (name,))
         if not isinstance(item, str):
-            raise ValueError(f"{name} must be a string, not {_kind(item)} (quote it)")
+            raise ItemError(f"{name} must be a string, not {_kind(item)} (quote it)", (name,))
         env[name] = item
     return env
 
 
 def read_names(value: Any) -> tuple[str, ...]:
     items = _read_string_list(value)
-    for name in items:
+    for index, name in enumerate(items):
         if not ENV_NAME.fullmatch(name):
-            raise ValueError(f"{name!r} is not a valid secret name (letters, digits, _)")
+            message = f"{name!r} is not a valid secret name (letters, digits, _)"
+            raise ItemError(message, (index,))
     return items
 
 
 def read_data_globs(value: Any) -> tuple[str, ...]:
     items = _read_string_list(value)
-    for pattern in items:
+    for index, pattern in enumerate(items):
         if pattern.startswith("/") or ".." in pattern.split("/"):
-            raise ValueError(f"{pattern!r} must be relative to $CI_DATA, without '..'")
+            message = f"{pattern!r} must be relative to $CI_DATA, without '..'"
+            raise ItemError(message, (index,))
     return items
 
 
@@ -112,7 +127,8 @@ def read_filter(value: Any) -> Filter:
 
 
 def read_cpu(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+    valid = isinstance(value, int | float) and not isinstance(value, bool)
+    if not valid or not 0 < value < math.inf:  # also refuses nan
         raise ValueError("must be a positive number of CPUs, such as 2 or 0.5")
     return float(value)
 
@@ -121,9 +137,14 @@ def read_mem(value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
     match = _MEM.fullmatch(value.strip()) if isinstance(value, str) else None
-    if match is None or float(match.group(1)) <= 0:
+    size = 0
+    if match and len(match.group(1)) <= 30:  # whole numbers, not float: exact, no overflow
+        whole, _, fraction = match.group(1).partition(".")
+        unit = _MEM_UNITS[match.group(2).lower()]
+        size = int(whole + fraction) * unit // 10 ** len(fraction)
+    if size <= 0:
         raise ValueError('must be a size such as "512m" or "2g"')
-    return int(float(match.group(1)) * _MEM_UNITS[match.group(2).lower()])
+    return size
 
 
 def write_mem(value: int) -> str | int:
@@ -138,11 +159,13 @@ def read_reuse(value: Any) -> Reuse:
         raise ValueError('must be a table such as {inputs = ["src/**"], outputs = ["dist"]}')
     unknown = sorted(set(value) - {"inputs", "outputs"})
     if unknown:
-        raise ValueError(f"unknown key {unknown[0]!r}; reuse takes 'inputs' and 'outputs'")
+        message = f"unknown key {unknown[0]!r}; reuse takes 'inputs' and 'outputs'"
+        raise ItemError(message, (unknown[0],))
     if "inputs" not in value:
         raise ValueError("needs 'inputs', the globs whose contents decide whether it may be reused")
-    outputs = read_data_globs(value.get("outputs", []))
-    return Reuse(inputs=_read_string_list(value["inputs"]), outputs=outputs)
+    inputs = _read_item("inputs", _read_string_list, value["inputs"])
+    outputs = _read_item("outputs", read_data_globs, value.get("outputs", []))
+    return Reuse(inputs=inputs, outputs=outputs)
 
 
 def write_reuse(value: Reuse) -> dict[str, list[str]]:
@@ -152,10 +175,21 @@ def write_reuse(value: Reuse) -> dict[str, list[str]]:
 def _read_string_list(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list | tuple):
         raise ValueError(f"must be a list of strings, not {_kind(value)}")
-    for item in value:
+    for index, item in enumerate(value):
         if not isinstance(item, str) or not item:
-            raise ValueError(f"must be a list of non-empty strings; found {_kind(item)}")
+            message = f"must be a list of non-empty strings; found {_kind(item)}"
+            raise ItemError(message, (index,))
     return tuple(value)
+
+
+def _read_item(key: str, reader: Callable[[Any], tuple[str, ...]], value: Any) -> tuple[str, ...]:
+    """``reader(value)`` for the item ``key`` of a table, its problems located inside it."""
+    try:
+        return reader(value)
+    except ItemError as error:
+        raise ItemError(str(error), (key, *error.at)) from None
+    except ValueError as error:
+        raise ItemError(str(error), (key,)) from None
 
 
 def _kind(value: Any) -> str:

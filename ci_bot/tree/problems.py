@@ -34,16 +34,29 @@ class ProblemLog:
         )
 
     def read(self, path: KeyPath, reader: Callable[[Any], Any], value: Any) -> Any:
-        """``reader(value)``, or None with the problem recorded."""
+        """``reader(value)``, or None with the problem recorded (at the item it names, if any)."""
         try:
             return reader(value)
         except ValueError as error:
-            self.add(path, str(error), column=getattr(error, "column", None))
+            at = getattr(error, "at", ())  # an ItemError points inside the value
+            self.add((*path, *at), str(error), column=getattr(error, "column", None))
             return None
 
     def raise_if_any(self) -> None:
         if self.problems:
             raise ConfigError(self.problems)
+
+
+def line_with_most(source: str, chars: str) -> int:
+    """The 1-based line holding the most of ``chars``.
+
+    For input a parser refuses without saying where (nesting past its limit, a
+    number too long to convert), the culprit is the line crowded with brackets
+    or digits, and that beats a made-up line 1.
+    """
+    lines = source.splitlines() or [""]
+    counts = [sum(line.count(char) for char in chars) for line in lines]
+    return counts.index(max(counts)) + 1
 
 
 def unknown_key(key: str, known: Iterable[str], what: str) -> str:

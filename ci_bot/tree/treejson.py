@@ -13,13 +13,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from ci_bot.errors import ConfigError, ConfigProblem
-from ci_bot.tree.build import check_name, read_params, read_structure, unknown_node_key
+from ci_bot.tree.build import MAX_DEPTH, NODE_KEYS, check_name, read_params, read_structure
 from ci_bot.tree.locate import locate_json
 from ci_bot.tree.nodes import Node, NodeType
 from ci_bot.tree.params import PARAMS
-from ci_bot.tree.problems import KeyPath, ProblemLog
+from ci_bot.tree.problems import KeyPath, ProblemLog, line_with_most, unknown_key
 
 GENERATED = "<generated tree>"
+_JSON_KEYS = ("name", "type", "children")  # keys of the JSON form beyond those of a TOML node
 
 
 def to_json(node: Node) -> dict[str, Any]:
@@ -48,6 +49,16 @@ def from_json(data: str | Mapping[str, Any], file: str = GENERATED) -> Node:
             file, error.lineno, f"not valid JSON: {error.msg}", column=error.colno
         )
         raise ConfigError([problem]) from None
+    except RecursionError:
+        problem = ConfigProblem(
+            file, line_with_most(source, "[{"), "not valid JSON: nested too deeply"
+        )
+        raise ConfigError([problem]) from None
+    except ValueError as error:  # a number too long to convert, say
+        problem = ConfigProblem(
+            file, line_with_most(source, "0123456789"), f"not valid JSON: {error}"
+        )
+        raise ConfigError([problem]) from None
     log = ProblemLog(file, locate_json(source), describe=lambda path: _describe(decoded, path))
     if not isinstance(decoded, Mapping):
         log.add((), "a tree must be a JSON object with name, type and children")
@@ -64,12 +75,15 @@ def _read_node(data: Mapping[str, Any], path: KeyPath, log: ProblemLog, *, is_ro
         name = "?"
     elif not is_root:
         check_name(name, (*path, "name"), log)
+    if len(path) // 2 > MAX_DEPTH:  # path is ("children", index) per level
+        log.add(path, f"nodes may nest at most {MAX_DEPTH} deep")
+        return Node(name=name, type=NodeType.SERIAL)
     params, rest = read_params(data, path, log)
     run, _ = read_structure(rest, path, log)
     node_type = _read_type(rest, run, path, log)
     for key in rest:
-        if key not in ("name", "type", "run", "parallel", "children"):
-            log.add((*path, key), unknown_node_key(key))
+        if key not in (*NODE_KEYS, *_JSON_KEYS):
+            log.add((*path, key), unknown_key(key, (*NODE_KEYS, *_JSON_KEYS), "for a node"))
     children = _read_children(rest.get("children"), node_type, path, log)
     return Node(name=name, type=node_type, run=run, params=params, children=children)
 
@@ -90,6 +104,8 @@ def _read_type(
         return NodeType.EXEC if run is not None else NodeType.SERIAL
     if (node_type is NodeType.EXEC) != (run is not None):
         log.add((*path, "type"), "an exec node needs `run`, and only exec nodes may have it")
+    elif node_type is NodeType.SERIAL and rest.get("parallel") is True:
+        log.add((*path, "parallel"), 'a "serial" node cannot be parallel; say "type": "parallel"')
     return node_type
 
 
