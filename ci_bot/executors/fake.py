@@ -39,8 +39,10 @@ class FakeExecutor:
     expected: list[Expect] = field(default_factory=list)
     ran: list[ExecSpec] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
+    released: list[str] = field(default_factory=list)  # pipeline ids, by release_pipeline
     peak: int = 0
     _active: dict[str, threading.Event] = field(default_factory=dict)
+    _killed: set[str] = field(default_factory=set)  # killed before their run() began
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def expect(self, path: str, state: str = DONE, **details: object) -> FakeExecutor:
@@ -56,6 +58,8 @@ class FakeExecutor:
             )
         cancel = threading.Event()
         with self._lock:
+            if spec.execution_id in self._killed:
+                cancel.set()  # as DockerExecutor does: a kill may come before the start
             self._active[spec.execution_id] = cancel
             self.peak = max(self.peak, len(self._active))
         try:
@@ -94,6 +98,8 @@ class FakeExecutor:
     def kill(self, execution_id: str) -> None:
         with self._lock:
             event = self._active.get(execution_id)
+            if event is None:
+                self._killed.add(execution_id)
         if event is not None:
             event.set()
 
@@ -101,7 +107,8 @@ class FakeExecutor:
         return []
 
     def release_pipeline(self, pipeline_id: str) -> None:
-        return None
+        with self._lock:
+            self.released.append(pipeline_id)
 
     def assert_all_used(self) -> None:
         problems = [f"expected but never ran: {e.path}" for e in self.expected]

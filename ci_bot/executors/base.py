@@ -1,0 +1,89 @@
+"""The seam between the engine and containers: one Exec in, one result out.
+
+The engine only ever talks to an :class:`Executor`; ``DockerExecutor`` runs real
+containers and ``FakeExecutor`` replays expected commands in the scheduler's tests.
+``run`` and ``reattach`` never raise for a node's failure: every outcome, including
+broken infrastructure, comes back as an :class:`ExecResult` with a sentence for people.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+DONE = "done"
+ERROR = "error"
+WORKER_ERROR = "worker_error"
+CANCELLED = "cancelled"
+
+# Labels every Exec container carries; ``running()`` and cleanups find containers by them.
+LABEL_PIPELINE = "ci-bot.pipeline"
+LABEL_NODE = "ci-bot.node"
+LABEL_EXECUTION = "ci-bot.execution"
+
+
+@dataclass(frozen=True)
+class ExecSpec:
+    """Everything needed to run one Exec node once."""
+
+    pipeline_id: str
+    node_path: str  # "/test/unit"
+    execution_id: str
+    image: str
+    command: str  # run with `sh -c`
+    source_dir: Path  # the repository at the commit; becomes a pristine /workspace
+    data_dir: Path  # mounted at /ci/data ($CI_DATA), shared by the pipeline's nodes
+    cache_dir: Path  # mounted at /ci/cache ($CI_CACHE), shared by the repository's pipelines
+    log_path: Path  # the node's log, appended to as output arrives
+    env: Mapping[str, str] = field(default_factory=dict)  # includes the CI_* context
+    secrets: Mapping[str, str] = field(default_factory=dict)  # injected as env, masked in logs
+    timeout_seconds: int = 3600
+    cpu: float | None = None
+    mem_bytes: int | None = None
+    requires_docker: bool = False
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """How an execution ended: ``state`` is one of done, error, worker_error, cancelled."""
+
+    state: str
+    exit_code: int | None
+    message: str = ""  # "exited with code 3", "timed out after 20m", "image X is missing: …"
+    container_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RunningContainer:
+    """A container of ours that still runs, found by its labels."""
+
+    container_id: str
+    pipeline_id: str
+    node_path: str
+    execution_id: str
+
+
+class Executor(Protocol):
+    """Runs Execs. Methods other than ``run``/``reattach`` raise ExecutorError on failure."""
+
+    def run(self, spec: ExecSpec, on_started: Callable[[str], None] | None = None) -> ExecResult:
+        """Run ``spec`` to its end (blocking); ``on_started(container_id)`` once it started."""
+        ...
+
+    def reattach(self, container_id: str, spec: ExecSpec) -> ExecResult:
+        """Follow an already running container (after an engine crash) to its end."""
+        ...
+
+    def kill(self, execution_id: str) -> None:
+        """Cancel that execution; its blocked ``run`` returns state "cancelled"."""
+        ...
+
+    def running(self) -> list[RunningContainer]:
+        """Containers with ci-bot labels that still run."""
+        ...
+
+    def release_pipeline(self, pipeline_id: str) -> None:
+        """Drop per-pipeline resources (derived workspace images)."""
+        ...

@@ -1,0 +1,285 @@
+"""``DockerExecutor``: one real container per Exec, on the local Docker engine.
+
+Every container gets a pristine copy-on-write /workspace (see ``workspace.py``),
+the pipeline's data store at /ci/data, the repository's cache at /ci/cache, a pids
+limit and the node's cpu/mem, and no Docker socket unless the node needs it and
+the bot allows it. Images are never pulled. Output is streamed into the node's
+log as it comes; every container is removed once it ended, whatever happened.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import docker
+from docker import DockerClient
+from docker.errors import APIError, DockerException, NotFound
+from docker.models.containers import Container
+from docker.types import Mount
+from requests import RequestException
+
+from ci_bot.errors import ExecutorError
+from ci_bot.executors import outcomes
+from ci_bot.executors.base import (
+    CANCELLED,
+    DONE,
+    LABEL_EXECUTION,
+    LABEL_NODE,
+    LABEL_PIPELINE,
+    WORKER_ERROR,
+    ExecResult,
+    ExecSpec,
+    RunningContainer,
+)
+from ci_bot.executors.follow import OutputFollower, Watch, resume_point
+from ci_bot.executors.logs import LogWriter
+from ci_bot.executors.workspace import WORKSPACE, WorkspaceImages
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_URL = "unix:///var/run/docker.sock"
+CONTAINER_SOCKET = "/var/run/docker.sock"
+PIDS_LIMIT = 4096
+POOL_SIZE = 64  # one connection per followed log stream, plus calls in between
+
+
+class DockerExecutor:
+    """Runs Execs on a Docker engine; ``client`` or ``base_url`` choose which one."""
+
+    def __init__(
+        self,
+        client: DockerClient | None = None,
+        *,
+        base_url: str | None = None,
+        allow_docker_socket: bool = False,
+        pids_limit: int = PIDS_LIMIT,
+    ) -> None:
+        self._client = client
+        self._base_url = base_url
+        self._allow_docker_socket = allow_docker_socket
+        self._pids_limit = pids_limit
+        self._workspaces = WorkspaceImages()
+        self._lock = threading.Lock()  # guards the client, _watches and _cancelled
+        self._watches: dict[str, Watch] = {}
+        self._cancelled: set[str] = set()
+
+    @property
+    def engine_url(self) -> str:
+        return self._base_url or os.environ.get("DOCKER_HOST") or DEFAULT_URL
+
+    def run(self, spec: ExecSpec, on_started: Callable[[str], None] | None = None) -> ExecResult:
+        return self._logged(spec, lambda log: self._run(spec, log, on_started))
+
+    def reattach(self, container_id: str, spec: ExecSpec) -> ExecResult:
+        floor_ns = resume_point(spec.log_path)
+        return self._logged(spec, lambda log: self._reattach(container_id, spec, log, floor_ns))
+
+    def kill(self, execution_id: str) -> None:
+        with self._lock:
+            watch = self._watches.get(execution_id)
+            if watch is None:
+                self._cancelled.add(execution_id)  # its run() has not started the container yet
+        if watch is not None:
+            watch.cancel()
+            return
+        for container in self._list({"label": f"{LABEL_EXECUTION}={execution_id}"}):
+            Watch(container, cancelled=True).cancel()  # started by another executor
+
+    def running(self) -> list[RunningContainer]:
+        containers = self._list({"label": LABEL_EXECUTION, "status": "running"})
+        return [
+            RunningContainer(
+                container_id=str(c.id),
+                pipeline_id=c.labels.get(LABEL_PIPELINE, ""),
+                node_path=c.labels.get(LABEL_NODE, ""),
+                execution_id=c.labels.get(LABEL_EXECUTION, ""),
+            )
+            for c in containers
+        ]
+
+    def release_pipeline(self, pipeline_id: str) -> None:
+        try:
+            self._workspaces.release(self._docker(), pipeline_id)
+        except (DockerException, RequestException) as exc:
+            raise ExecutorError(self._failure_message(exc)) from exc
+
+    # -- one execution --------------------------------------------------------------
+
+    def _logged(self, spec: ExecSpec, body: Callable[[LogWriter], ExecResult]) -> ExecResult:
+        """Run ``body`` with the node's log open; infrastructure failures become results."""
+        try:
+            log = LogWriter(spec.log_path, spec.secrets)
+        except OSError as exc:
+            return ExecResult(WORKER_ERROR, None, f"cannot write the log {spec.log_path}: {exc}")
+        with log:
+            try:
+                result = body(log)
+            except ExecutorError as exc:
+                result = ExecResult(WORKER_ERROR, None, str(exc))
+            except (DockerException, RequestException) as exc:
+                result = ExecResult(WORKER_ERROR, None, self._failure_message(exc))
+            if result.message and result.state != DONE:
+                log.note(result.message)
+        return result
+
+    def _run(
+        self, spec: ExecSpec, log: LogWriter, on_started: Callable[[str], None] | None
+    ) -> ExecResult:
+        if spec.requires_docker and not self._allow_docker_socket:
+            return outcomes.socket_refused()
+        client = self._docker()
+        image_id = self._workspaces.image_for(client, spec.pipeline_id, spec.image, spec.source_dir)
+        container = self._create(client, image_id, spec)
+        try:
+            watch = self._watch(spec.execution_id, container)
+            if watch.cancelled:
+                return ExecResult(CANCELLED, None, "cancelled", str(container.id))
+            logger.debug("docker start %s (%s)", container.id, spec.node_path)
+            container.start()
+            watch.kill_if_cancelled()  # kill() may have come between the check and start()
+            if on_started is not None:
+                on_started(str(container.id))
+            return self._follow(watch, spec, log, float(spec.timeout_seconds))
+        finally:
+            self._forget(spec.execution_id, container)
+
+    def _reattach(
+        self, container_id: str, spec: ExecSpec, log: LogWriter, floor_ns: int | None
+    ) -> ExecResult:
+        try:
+            logger.debug("docker containers.get %s", container_id)
+            container = self._docker().containers.get(container_id)
+        except NotFound:
+            return outcomes.container_gone(container_id, spec)
+        if container.status == "created":
+            self._forget(spec.execution_id, container)
+            return outcomes.never_started(container_id, spec)
+        log.note(f"following container {container_id[:12]} again after an engine restart")
+        started = datetime.fromisoformat(container.attrs["State"]["StartedAt"])
+        elapsed = (datetime.now(UTC) - started).total_seconds()
+        watch = self._watch(spec.execution_id, container)
+        try:
+            return self._follow(watch, spec, log, spec.timeout_seconds - elapsed, floor_ns)
+        finally:
+            self._forget(spec.execution_id, container)
+
+    def _follow(
+        self,
+        watch: Watch,
+        spec: ExecSpec,
+        log: LogWriter,
+        seconds_left: float,
+        floor_ns: int | None = None,
+    ) -> ExecResult:
+        """Copy the output into the log until the container ends or the deadline kills it."""
+        container = watch.container
+        output = OutputFollower(container, log, floor_ns)
+        timer = threading.Timer(max(0.0, seconds_left), watch.expire)
+        timer.daemon = True
+        timer.start()
+        try:
+            output.follow()
+            logger.debug("docker wait %s", container.id)
+            status = int(container.wait()["StatusCode"])
+        finally:
+            timer.cancel()
+            timer.join()  # a kill under way sets its flag before we read it
+        output.catch_up()
+        logger.debug("docker inspect %s", container.id)
+        container.reload()
+        oom_killed = bool(container.attrs["State"].get("OOMKilled"))
+        return outcomes.ended(
+            spec, str(container.id), status, watch.cancelled, watch.timed_out, oom_killed
+        )
+
+    def _create(self, client: DockerClient, image_id: str, spec: ExecSpec) -> Container:
+        environment = {**spec.env, **spec.secrets, "CI_DATA": "/ci/data", "CI_CACHE": "/ci/cache"}
+        mounts = [_bind(spec.data_dir, "/ci/data"), _bind(spec.cache_dir, "/ci/cache")]
+        if spec.requires_docker:
+            environment.update(self._socket_env())
+            mounts.extend(self._socket_mounts())
+        logger.debug("docker containers.create %s for %s", spec.image, spec.node_path)
+        return client.containers.create(
+            image_id,
+            command=["sh", "-c", spec.command],
+            working_dir=WORKSPACE,
+            labels={
+                LABEL_PIPELINE: spec.pipeline_id,
+                LABEL_NODE: spec.node_path,
+                LABEL_EXECUTION: spec.execution_id,
+            },
+            environment=environment,
+            mounts=mounts,
+            nano_cpus=int(spec.cpu * 1e9) if spec.cpu else None,
+            mem_limit=spec.mem_bytes,
+            memswap_limit=spec.mem_bytes,  # no swap: past the limit the node is OOM-killed
+            pids_limit=self._pids_limit,
+            privileged=False,
+        )
+
+    def _socket_mounts(self) -> list[Mount]:
+        url = self.engine_url
+        if url.startswith("unix://"):
+            return [Mount(CONTAINER_SOCKET, url.removeprefix("unix://"), type="bind")]
+        return []
+
+    def _socket_env(self) -> dict[str, str]:
+        url = self.engine_url
+        return {} if url.startswith("unix://") else {"DOCKER_HOST": url}
+
+    # -- bookkeeping ------------------------------------------------------------------
+
+    def _watch(self, execution_id: str, container: Container) -> Watch:
+        with self._lock:
+            cancelled = execution_id in self._cancelled
+            self._cancelled.discard(execution_id)
+            watch = self._watches[execution_id] = Watch(container, cancelled)
+        return watch
+
+    def _forget(self, execution_id: str, container: Container) -> None:
+        with self._lock:
+            self._watches.pop(execution_id, None)
+            self._cancelled.discard(execution_id)
+        logger.debug("docker remove %s", container.id)
+        try:
+            container.remove(force=True)
+        except NotFound:
+            pass  # another executor following it removed it first
+        except (DockerException, RequestException) as exc:
+            if not (isinstance(exc, APIError) and exc.status_code == 409):  # removal under way
+                logger.warning("could not remove container %s: %s", container.id, exc)
+
+    def _list(self, filters: dict[str, str | list[str] | bool]) -> list[Container]:
+        logger.debug("docker containers.list %s", filters)
+        try:
+            return self._docker().containers.list(all=True, filters=filters, ignore_removed=True)
+        except (DockerException, RequestException) as exc:
+            raise ExecutorError(self._failure_message(exc)) from exc
+
+    def _docker(self) -> DockerClient:
+        """The client, connected on first use so a missing engine is a result, not a crash."""
+        with self._lock:
+            if self._client is None:
+                logger.debug("docker connect %s", self.engine_url)
+                try:
+                    self._client = (
+                        docker.DockerClient(base_url=self._base_url, max_pool_size=POOL_SIZE)
+                        if self._base_url
+                        else docker.from_env(max_pool_size=POOL_SIZE)
+                    )
+                except DockerException as exc:
+                    raise ExecutorError(outcomes.unreachable(self.engine_url, exc)) from exc
+            return self._client
+
+    def _failure_message(self, exc: DockerException | RequestException) -> str:
+        return outcomes.engine_failure(self.engine_url, exc)
+
+
+def _bind(host_dir: Path, target: str) -> Mount:
+    host_dir.mkdir(parents=True, exist_ok=True)
+    return Mount(target, str(host_dir.resolve()), type="bind")

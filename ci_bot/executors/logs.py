@@ -1,0 +1,181 @@
+"""A node's log on disk: timestamped lines, secrets masked before they reach disk.
+
+Every line written is ``<ISO-8601 UTC, milliseconds, Z> <text>``. Output arrives in
+arbitrary chunks; a line is masked once it is whole, so a secret split across
+chunks is still caught. Memory stays bounded: a line with no newline in sight is
+written in pieces of ``PIECE_BYTES`` (each piece becomes a line of its own), and
+the cut between pieces never falls inside a secret.
+
+Secrets are masked as their lines (a multi-line secret such as a private key is
+masked line by line). A value shorter than ``MIN_SECRET_CHARS`` would replace
+ordinary output everywhere ("1", "no"), so it is skipped with a warning instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+logger = logging.getLogger(__name__)
+
+PIECE_BYTES = 64 * 1024
+MIN_SECRET_CHARS = 3
+MASK = b"***"
+NOTE_PREFIX = "[ci-bot] "  # lines ci-bot itself adds, e.g. why a node ended
+
+
+def utc_timestamp() -> str:
+    """Now as ``2024-05-01T12:00:00.123Z``."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_timestamp(line: str) -> datetime | None:
+    """The timestamp a log line starts with, or None when it has none."""
+    stamp = line.split(" ", 1)[0]
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def secret_tokens(secrets: Mapping[str, str]) -> list[bytes]:
+    """The byte strings to mask, longest first so a longer secret wins over its prefix."""
+    tokens: set[bytes] = set()
+    for name, value in secrets.items():
+        for line in value.splitlines():
+            token = line.strip()
+            if not token:
+                continue
+            if len(token) < MIN_SECRET_CHARS:
+                logger.warning(
+                    "secret %s has a line of %d characters: too short to mask, left unmasked",
+                    name,
+                    len(token),
+                )
+                continue
+            tokens.add(token.encode())
+    return sorted(tokens, key=len, reverse=True)
+
+
+class LogWriter:
+    """Appends a container's output to ``path`` line by line, masked and timestamped."""
+
+    def __init__(
+        self,
+        path: Path,
+        secrets: Mapping[str, str] | None = None,
+        *,
+        clock: Callable[[], str] = utc_timestamp,
+        piece_bytes: int = PIECE_BYTES,
+    ) -> None:
+        tokens = secret_tokens(secrets or {})
+        self._pattern = re.compile(b"|".join(re.escape(t) for t in tokens)) if tokens else None
+        self._holdback = max((len(t) for t in tokens), default=1) - 1
+        self._piece = piece_bytes
+        self._clock = clock
+        self._pending = b""  # the start of a line not written yet: < piece + holdback bytes
+        self._pending_stamp = ""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = path.open("ab")
+
+    def write(self, chunk: bytes, stamp: str | None = None) -> None:
+        """Take the next chunk of output (received at ``stamp``, default now).
+
+        Every complete line is on disk when this returns.
+        """
+        if not chunk:
+            return
+        data = self._pending + chunk
+        stamp = stamp or self._clock()
+        prefix = f"{stamp} ".encode()
+        out: list[bytes] = []
+        start = 0
+        while (end := data.find(b"\n", start)) != -1:
+            out.append(prefix + self._mask(data[start:end]) + b"\n")
+            start = end + 1
+        while len(data) - start >= self._piece + self._holdback:
+            cut = self._cut(data, start)
+            out.append(prefix + self._mask(data[start:cut]) + b"\n")
+            start = cut
+        self._pending = data[start:]
+        self._pending_stamp = stamp
+        self._emit(out)
+
+    def note(self, message: str) -> None:
+        """A line from ci-bot itself (why a node ended), after any unfinished output line."""
+        self._flush_pending()
+        self._emit(
+            [f"{self._clock()} {NOTE_PREFIX}".encode() + self._mask(message.encode()) + b"\n"]
+        )
+
+    def close(self) -> None:
+        """Write what is left of an unterminated last line and close the file."""
+        if self._file.closed:
+            return
+        self._flush_pending()
+        self._file.close()
+
+    def __enter__(self) -> LogWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _flush_pending(self) -> None:
+        if self._pending:
+            prefix = f"{self._pending_stamp} ".encode()
+            self._emit([prefix + self._mask(self._pending) + b"\n"])
+            self._pending = b""
+
+    def _cut(self, data: bytes, start: int) -> int:
+        """Where the piece starting at ``start`` ends: never inside a secret."""
+        cut = start + self._piece
+        if self._pattern is not None:
+            for match in self._pattern.finditer(data, start, cut + self._holdback):
+                if match.start() < cut < match.end():
+                    return match.end()
+        return cut
+
+    def _mask(self, text: bytes) -> bytes:
+        return text if self._pattern is None else self._pattern.sub(MASK, text)
+
+    def _emit(self, lines: list[bytes]) -> None:
+        if lines:
+            self._file.write(b"".join(lines))
+            self._file.flush()
+
+
+def tail(path: Path, lines: int = 50, *, block_bytes: int = 8192) -> list[str]:
+    """The last ``lines`` lines of ``path``, read from the end (never the whole file)."""
+    if lines <= 0:
+        return []
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        return []
+    with handle:
+        position = handle.seek(0, os.SEEK_END)
+        blocks: list[bytes] = []
+        newlines = 0
+        while position > 0 and newlines <= lines:
+            size = min(block_bytes, position)
+            position -= size
+            handle.seek(position)
+            blocks.append(handle.read(size))
+            newlines += blocks[-1].count(b"\n")
+    parts = b"".join(reversed(blocks)).split(b"\n")
+    if parts and parts[-1] == b"":
+        parts.pop()
+    if position > 0:
+        parts = parts[1:]  # the first part may be the end of a longer line
+    return [part.decode("utf-8", "replace") for part in parts[-lines:]]

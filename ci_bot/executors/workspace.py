@@ -1,0 +1,131 @@
+"""A pristine /workspace for every container, built once per (pipeline, image).
+
+The source goes into the top layer of a derived image: a container is created
+(never started) from the base image, a tar of the source is put at /workspace,
+and the container is committed with ``WORKDIR /workspace``. There is no
+Dockerfile and no FROM, so nothing here can pull. Every Exec container of the
+pipeline then gets its own copy-on-write /workspace for free: a node deleting
+files never affects another, and a reset node starts clean.
+
+Derived images are named after (pipeline, image), so an executor started after a
+crash finds the ones already built; they carry the ``ci-bot.pipeline`` label and
+go away with ``release``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tarfile
+import tempfile
+import threading
+from pathlib import Path
+from typing import IO
+
+from docker import DockerClient
+from docker.errors import APIError, ImageNotFound
+
+from ci_bot.errors import ExecutorError
+from ci_bot.executors.base import LABEL_PIPELINE
+from ci_bot.executors.images import missing_image_message
+
+logger = logging.getLogger(__name__)
+
+WORKSPACE = "/workspace"
+REPOSITORY = "ci-bot-workspace"
+LABEL_BASE_IMAGE = "ci-bot.workspace-of"
+
+
+def derived_image_name(pipeline_id: str, image: str) -> str:
+    """The deterministic name of the workspace image for (pipeline, image)."""
+    digest = hashlib.sha256(f"{pipeline_id}\0{image}".encode()).hexdigest()[:24]
+    return f"{REPOSITORY}:{digest}"
+
+
+class WorkspaceImages:
+    """Builds derived images on demand; parallel nodes of one pipeline wait for one build."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._building: dict[tuple[str, str], threading.Lock] = {}
+
+    def image_for(self, client: DockerClient, pipeline_id: str, image: str, source: Path) -> str:
+        """The id of the derived image, built first if the engine does not have it."""
+        with self._lock:
+            key_lock = self._building.setdefault((pipeline_id, image), threading.Lock())
+        with key_lock:
+            name = derived_image_name(pipeline_id, image)
+            try:
+                logger.debug("docker images.get %s", name)
+                return str(client.images.get(name).id)
+            except ImageNotFound:
+                return self._build(client, pipeline_id, image, source, name)
+
+    def release(self, client: DockerClient, pipeline_id: str) -> None:
+        """Remove the pipeline's derived images (a running container keeps its layers)."""
+        with self._lock:
+            for key in [key for key in self._building if key[0] == pipeline_id]:
+                del self._building[key]
+        labels = [f"{LABEL_PIPELINE}={pipeline_id}", LABEL_BASE_IMAGE]
+        logger.debug("docker images.list label=%s", labels)
+        for derived in client.images.list(filters={"label": labels}):
+            for name in derived.tags or [str(derived.id)]:
+                logger.debug("docker images.remove %s", name)
+                try:
+                    client.images.remove(name, force=True)
+                except ImageNotFound:
+                    pass  # released by someone else meanwhile
+                except APIError as exc:  # a container still runs on it
+                    logger.warning("could not remove workspace image %s: %s", name, exc)
+
+    def _build(
+        self, client: DockerClient, pipeline_id: str, image: str, source: Path, name: str
+    ) -> str:
+        if not source.is_dir():
+            raise ExecutorError(f"the source directory {source} does not exist")
+        try:
+            logger.debug("docker images.get %s", image)
+            base = client.images.get(image)
+        except ImageNotFound:
+            raise ExecutorError(missing_image_message(image)) from None
+        owner = _owner(str(base.attrs.get("Config", {}).get("User") or ""))
+        labels = {LABEL_PIPELINE: pipeline_id, LABEL_BASE_IMAGE: image}
+        logger.debug("docker containers.create %s (workspace builder)", image)
+        builder = client.containers.create(str(base.id), command=["true"], labels=labels)
+        try:
+            with tempfile.TemporaryFile() as archive:
+                _write_tar(source, archive, owner)
+                archive.seek(0)
+                logger.debug("docker put_archive %s -> %s", source, builder.id)
+                builder.put_archive("/", archive)
+            repository, tag = name.split(":")
+            logger.debug("docker commit %s -> %s", builder.id, name)
+            derived = builder.commit(repository, tag, pause=False, changes=[f"WORKDIR {WORKSPACE}"])
+        finally:
+            logger.debug("docker remove %s", builder.id)
+            builder.remove(force=True)
+        return str(derived.id)
+
+
+def _owner(user: str) -> tuple[int, int]:
+    """Numeric owner for the workspace files: the image's user when it is numeric, else root."""
+    uid, _, gid = user.partition(":")
+    if uid.isdigit():
+        return int(uid), int(gid) if gid.isdigit() else int(uid)
+    if uid and uid != "root":
+        logger.warning("image user %r is not numeric; /workspace files stay owned by root", user)
+    return 0, 0
+
+
+def _write_tar(source: Path, archive: IO[bytes], owner: tuple[int, int]) -> None:
+    """``source`` as ``workspace/…`` owned by ``owner``; the top directory is world-readable."""
+
+    def chown(info: tarfile.TarInfo) -> tarfile.TarInfo:
+        info.uid, info.gid = owner
+        info.uname = info.gname = ""
+        if info.name == WORKSPACE.lstrip("/"):
+            info.mode = 0o755
+        return info
+
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        tar.add(source, arcname=WORKSPACE.lstrip("/"), filter=chown)

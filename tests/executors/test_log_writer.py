@@ -1,0 +1,154 @@
+"""LogWriter and tail, without Docker: masking, long lines, timestamps, reading from the end."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ci_bot.executors.logs import LogWriter, parse_timestamp, tail, utc_timestamp
+
+STAMP = "2024-05-01T12:00:00.000Z"
+
+
+def written(path: Path) -> list[str]:
+    """The lines on disk without their stamps."""
+    return [line.removeprefix(f"{STAMP} ") for line in path.read_text().splitlines()]
+
+
+def writer(path: Path, secrets: dict[str, str] | None = None, piece: int = 64 * 1024) -> LogWriter:
+    return LogWriter(path, secrets, clock=lambda: STAMP, piece_bytes=piece)
+
+
+def test_lines_are_assembled_across_chunks_and_on_disk_at_once(tmp_path: Path) -> None:
+    log = tmp_path / "logs" / "n.log"
+    with writer(log) as out:
+        for chunk in [b"hel", b"lo\nwor", b"ld\n", b"no end"]:
+            out.write(chunk)
+        assert written(log) == ["hello", "world"]  # the unfinished line waits
+
+    assert written(log) == ["hello", "world", "no end"]
+
+
+def test_default_stamp_is_utc_milliseconds(tmp_path: Path) -> None:
+    with LogWriter(tmp_path / "n.log") as out:
+        out.write(b"x\n")
+        out.write(b"y\n", stamp="2030-01-02T03:04:05.678Z")
+
+    first, second = (tmp_path / "n.log").read_text().splitlines()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z x", first)
+    assert second == "2030-01-02T03:04:05.678Z y"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", utc_timestamp())
+
+
+def test_secret_split_across_chunks_is_masked(tmp_path: Path) -> None:
+    with writer(tmp_path / "n.log", {"TOKEN": "hunter22"}) as out:
+        out.write(b"pw=hun")
+        out.write(b"ter22!\nhunter22")
+
+    assert written(tmp_path / "n.log") == ["pw=***!", "***"]
+    assert b"hunter" not in (tmp_path / "n.log").read_bytes()
+
+
+def test_multiline_secret_is_masked_line_by_line(tmp_path: Path) -> None:
+    key = "-----BEGIN KEY-----\nAAAAB3NzaC1yc2E\n-----END KEY-----\n"
+    with writer(tmp_path / "n.log", {"KEY": key}) as out:
+        out.write(key.encode())
+
+    assert written(tmp_path / "n.log") == ["***", "***", "***"]
+
+
+def test_too_short_secret_is_left_unmasked_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING), writer(tmp_path / "n.log", {"PIN": "42"}) as out:
+        out.write(b"answer 42\n")
+
+    assert written(tmp_path / "n.log") == ["answer 42"]
+    assert "secret PIN" in caplog.text
+    assert "42" not in caplog.text.replace("secret PIN", "")
+
+
+def test_overlong_line_is_written_in_pieces_as_it_comes(tmp_path: Path) -> None:
+    log = tmp_path / "n.log"
+    with writer(log) as out:
+        for _ in range(64):
+            out.write(b"x" * 16 * 1024)  # 1 MiB, no newline
+        pieces = written(log)
+        assert len(pieces) >= 15  # already on disk, not held in memory
+        assert all(len(piece) == 64 * 1024 for piece in pieces)
+
+    assert "".join(written(log)) == "x" * 2**20
+
+
+def test_secret_is_never_cut_between_pieces(tmp_path: Path) -> None:
+    for offset in range(20):
+        log = tmp_path / f"{offset}.log"
+        with writer(log, {"S": "abcdef"}, piece=10) as out:
+            for byte in b"." * offset + b"abcdef" + b"." * 30:
+                out.write(bytes([byte]))
+
+        assert "".join(written(log)) == "." * offset + "***" + "." * 30
+
+
+@given(
+    text=st.text(alphabet="ab\u00e9", max_size=60),
+    secrets=st.lists(st.text(alphabet="ab\u00e9", min_size=3, max_size=5), max_size=2),
+    cuts=st.lists(st.integers(0, 80), max_size=8),
+    piece=st.integers(4, 12),
+)
+def test_pieces_join_to_the_masked_output(
+    text: str, secrets: list[str], cuts: list[int], piece: int
+) -> None:
+    data = text.encode()
+    ordered = sorted(secrets, key=len, reverse=True)
+    pattern = re.compile("|".join(re.escape(s) for s in ordered)) if ordered else None
+    expected = pattern.sub("***", text) if pattern else text
+    with tempfile.TemporaryDirectory() as folder:
+        log = Path(folder) / "n.log"
+        with writer(log, {f"S{i}": s for i, s in enumerate(secrets)}, piece=piece) as out:
+            bounds = [0, *sorted(c for c in cuts if c < len(data)), len(data)]
+            for start, end in itertools.pairwise(bounds):
+                out.write(data[start:end])
+        # A piece boundary may split a multi-byte character; join the bytes, then decode.
+        raw = b"".join(line.split(b" ", 1)[1] for line in log.read_bytes().splitlines())
+        assert raw.decode() == expected
+
+
+def test_note_finishes_the_open_line_first(tmp_path: Path) -> None:
+    with writer(tmp_path / "n.log", {"T": "secret"}) as out:
+        out.write(b"partial")
+        out.note("timed out after 2s; secret")
+
+    assert written(tmp_path / "n.log") == ["partial", "[ci-bot] timed out after 2s; ***"]
+
+
+def test_tail_reads_the_last_lines(tmp_path: Path) -> None:
+    log = tmp_path / "n.log"
+    log.write_text("".join(f"line {i} {'y' * (i % 300)}\n" for i in range(1000)))
+
+    last = tail(log, 50, block_bytes=64)
+
+    assert last == [f"line {i} {'y' * (i % 300)}" for i in range(950, 1000)]
+    assert tail(log, 1) == [f"line 999 {'y' * 99}"]
+
+
+def test_tail_edges(tmp_path: Path) -> None:
+    log = tmp_path / "n.log"
+    assert tail(log) == []
+    log.write_bytes(b"a\nb\nc")
+    assert tail(log, 2) == ["b", "c"]
+    assert tail(log, 10, block_bytes=1) == ["a", "b", "c"]
+    assert tail(log, 0) == []
+
+
+def test_parse_timestamp() -> None:
+    stamp = parse_timestamp(f"{STAMP} hello")
+    assert stamp is not None and stamp.isoformat() == "2024-05-01T12:00:00+00:00"
+    assert parse_timestamp("hello world") is None
