@@ -40,9 +40,16 @@ pytest: setup
 
 test: setup lint typecheck pytest
 
+# The main job on the embedded defaults: the sample repository's pipeline
+# (lint, build, test, sign, deploy) in real containers, drawn live.
+DEMO_DATA ?= .ci-bot-data/demo
+
 demo: setup
-	$(BIN)/ci-bot validate conducto.cfg.example
-	$(BIN)/ci-bot plan conducto.cfg.example --event push --branch main
+	$(BIN)/ci-bot validate examples/sample-app
+	@mkdir -p $(DEMO_DATA)
+	@test -f $(DEMO_DATA)/secrets.env || \
+	  echo "DEMO_SIGNING_KEY=$$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')" > $(DEMO_DATA)/secrets.env
+	CI_BOT_DATA_DIR=$(DEMO_DATA) $(BIN)/ci-bot run examples/sample-app --event push --branch main
 
 bench: setup
 	$(BIN)/python bench/bench_workspace.py

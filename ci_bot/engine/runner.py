@@ -73,7 +73,8 @@ class Engine:
             self.tick([pipeline_id])
             pipeline = self.store.pipeline(pipeline_id)
             if pipeline.finished_at is not None and not self._busy(pipeline_id):
-                self._release(pipeline_id)
+                if pipeline_id in self._renewed:  # tick may have released it already
+                    self._release(pipeline_id)
                 return self.store.pipeline(pipeline_id)
             self._wake.wait(self.poll_seconds)
             self._wake.clear()
@@ -95,7 +96,9 @@ class Engine:
     def _serve(self) -> None:
         while not self._stop.is_set():
             try:
-                self.tick(self.store.unfinished())
+                # Finished pipelines leave unfinished(); the ones still leased are
+                # ticked once more so their lease and resources are released.
+                self.tick(sorted(set(self.store.unfinished()) | set(self._renewed)))
             except Exception:  # the engine must outlive any one bad tick
                 logger.exception("engine tick failed; continuing")
             self._wake.wait(self.poll_seconds)

@@ -73,17 +73,22 @@ def _ready_children(
     found: list[str] = []
     for child in node.children:
         child_path = join_path(path, child.name)
-        state = states[child_path]
+        below = list(_ready(child, child_path, states, resolved))
         if node.type is NodeType.PARALLEL:
-            found.extend(_ready(child, child_path, states, resolved))
-        elif state in (State.DONE, State.SKIPPED):
+            found.extend(below)
             continue
-        elif state.is_failure or state is State.CANCELLED:
-            if resolved[path].stop_on_error or state is State.CANCELLED:
-                break
-        else:  # a Serial runs one child at a time: this one is still to finish
-            found.extend(_ready(child, child_path, states, resolved))
+        # A Serial runs one child at a time.  A child that shows error may still
+        # have Execs running or to run (a Parallel whose first child failed), so
+        # "finished" is judged by what is below it, not by its derived state.
+        if below or any(s in ACTIVE for _, s in _exec_states(child, child_path, states)):
+            found.extend(below)
             break
+        state = states[child_path]
+        if state in (State.DONE, State.SKIPPED):
+            continue
+        if state.is_failure and not resolved[path].stop_on_error:
+            continue
+        break  # failed with stop_on_error, cancelled, or stuck below: later siblings wait
     return found
 
 
