@@ -85,10 +85,15 @@ class Engine:
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Stop driving; idle pipelines' leases are handed back at once.  Containers
+        still running are left to run: the next engine re-attaches to them."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        for pipeline_id in list(self._renewed):
+            if not self._busy(pipeline_id):
+                self._release(pipeline_id)
 
     def wake(self) -> None:
         self._wake.set()
@@ -136,6 +141,7 @@ class Engine:
     def _release(self, pipeline_id: int) -> None:
         self.store.release(pipeline_id, self.owner)
         self._renewed.pop(pipeline_id, None)
+        self.store.forget_tree(pipeline_id)
         try:
             self.executor.release_pipeline(str(pipeline_id))
         except Exception:
@@ -176,11 +182,16 @@ class Engine:
         tree = self.store.tree(pipeline.id)
         with self._lock:
             slots = self.settings.max_parallel - len(self._running)
-            busy = frozenset(r.group for r in self._running.values() if r.group)
         if slots <= 0:
             return
         execs = self._execs(pipeline.id)
-        for path in pick(tree, self.store.exec_states(pipeline.id), Limits(slots, busy)):
+        limits = Limits(slots, self._busy_groups() if _has_groups(execs) else frozenset())
+        # A reset node whose old container is still being killed waits for it, so
+        # two runs of one node never overlap on the same $CI_DATA.
+        dying = {execution.path for execution in self.store.kill_requests(pipeline.id)}
+        for path in pick(tree, self.store.exec_states(pipeline.id), limits):
+            if path in dying:
+                continue
             execution = self.store.queue(
                 pipeline.id, path, str(log_dir(self.settings, pipeline.id))
             )
@@ -189,6 +200,15 @@ class Engine:
                 self.store.finish(execution.id, State.ERROR, message=spec)
                 continue
             self._start(execution, spec, execs[path][1])
+
+    def _busy_groups(self) -> frozenset[str]:
+        """Concurrency groups with an Exec queued or running anywhere, in any engine."""
+        busy = set()
+        for pipeline_id, path in self.store.active_executions():
+            resolved = self._execs(pipeline_id).get(path)
+            if resolved is not None and resolved[1].concurrency:
+                busy.add(resolved[1].concurrency)
+        return frozenset(busy)
 
     def _start(
         self, execution: Execution, spec: ExecSpec, resolved: Resolved, attach: str | None = None
@@ -222,6 +242,7 @@ class Engine:
         finally:
             with self._lock:
                 self._running.pop(execution.id, None)
+                self._killed.discard(execution.id)
             self._wake.set()
 
     def _run(self, execution: Execution, spec: ExecSpec, attach: str | None) -> ExecResult:
@@ -263,6 +284,10 @@ class Engine:
     def _spec(self, pipeline: Pipeline, execution: Execution) -> ExecSpec | str:
         command, resolved = self._execs(pipeline.id)[execution.path]
         return build_spec(self.settings, pipeline, execution, command, resolved, self.secrets)
+
+
+def _has_groups(execs: dict[str, tuple[str, Resolved]]) -> bool:
+    return any(resolved.concurrency for _, resolved in execs.values())
 
 
 def _owner_is_dead(owner: str) -> bool:

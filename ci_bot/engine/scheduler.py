@@ -27,18 +27,37 @@ class Limits:
 def node_states(tree: Node, exec_states: ExecStates) -> dict[str, State]:
     """Every node's state: Execs as stored, parents derived from their children."""
     states: dict[str, State] = {}
-    _derive(tree, "/", exec_states, states)
+    _derive(tree, "/", exec_states, states, stop_on_error=True)
     return states
 
 
-def _derive(node: Node, path: str, exec_states: ExecStates, out: dict[str, State]) -> State:
+def _derive(
+    node: Node, path: str, exec_states: ExecStates, out: dict[str, State], *, stop_on_error: bool
+) -> tuple[State, bool]:
+    """The node's state, and whether any Exec below it is queued or running."""
     if node.is_exec:
         state = exec_states.get(path, State.PENDING)
-    else:
-        children = [_derive(c, join_path(path, c.name), exec_states, out) for c in node.children]
-        state = derive_state(children, suppress_errors=bool(node.params.suppress_errors))
+        out[path] = state
+        return state, state in ACTIVE
+    stop = stop_on_error if node.params.stop_on_error is None else node.params.stop_on_error
+    suppress = bool(node.params.suppress_errors)
+    counted: list[State] = []
+    active = blocked = False
+    for child in node.children:
+        child_state, child_active = _derive(
+            child, join_path(path, child.name), exec_states, out, stop_on_error=stop
+        )
+        active |= child_active
+        if blocked:
+            continue  # behind a failure in a Serial: it waits for a reset, it does not count
+        if suppress and child_state.is_failure and child_active:
+            child_state = State.RUNNING  # a suppressed failure must not hide work still running
+        counted.append(child_state)
+        if node.type is NodeType.SERIAL and stop and child_state.is_failure and not child_active:
+            blocked = True
+    state = derive_state(counted, suppress_errors=suppress)
     out[path] = state
-    return state
+    return state, active
 
 
 def ready(tree: Node, exec_states: ExecStates) -> list[str]:

@@ -74,7 +74,9 @@ class Store:
             session.add(row)
             session.flush()
             for path, node, _ in walk(tree):
-                reason = skipped.get(path, "")
+                reason = skipped.get(path) or (
+                    "skip = true in the config" if node.params.skip else ""
+                )
                 session.add(
                     NodeRow(
                         pipeline_id=row.id,
@@ -107,6 +109,20 @@ class Store:
         if pipeline_id not in self._trees:
             self._trees[pipeline_id] = from_json(self.pipeline(pipeline_id).tree_json)
         return self._trees[pipeline_id]
+
+    def forget_tree(self, pipeline_id: int) -> None:
+        """Drop the cached tree of a pipeline no longer driven here (it is reloaded on need)."""
+        self._trees.pop(pipeline_id, None)
+
+    def active_executions(self) -> list[tuple[int, str]]:
+        """(pipeline, path) of every execution queued or running, in any pipeline."""
+        with self._read() as session:
+            rows = session.execute(
+                select(ExecutionRow.pipeline_id, ExecutionRow.path).where(
+                    ExecutionRow.state.in_([State.QUEUED.value, State.RUNNING.value])
+                )
+            )
+            return [(pipeline_id, path) for pipeline_id, path in rows]
 
     def unfinished(self) -> list[int]:
         """Pipelines not yet settled: what an engine starting up must drive."""

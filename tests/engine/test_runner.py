@@ -226,6 +226,28 @@ class TestLimits:
         background.join()
         fake.assert_all_used()
 
+    def test_a_concurrency_group_spans_pipelines_and_engines(
+        self,
+        store: Store,
+        fake: FakeExecutor,
+        make_engine: Callable[..., Engine],
+        hold: threading.Event,
+    ) -> None:
+        text = IMAGE + execs("deploy", concurrency="'production'")
+        first, second = create_pipeline(store, text), create_pipeline(store, text)
+        fake.expect("/deploy", hold=hold).expect("/deploy")
+        one, other = make_engine(), make_engine()  # two engines sharing one store
+        background = Background(one, first)
+        wait_for(lambda: len(ran(fake)) == 1)
+        other.tick([second])
+        time.sleep(0.05)
+        other.tick([second])
+        assert len(ran(fake)) == 1, "the group is busy in the other engine's pipeline"
+        hold.set()
+        background.join()
+        assert other.run_until_settled(second).state is State.DONE
+        fake.assert_all_used()
+
 
 class TestControl:
     def test_cancel_kills_a_running_exec(

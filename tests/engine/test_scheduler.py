@@ -128,6 +128,19 @@ class TestErrors:
         assert ready(root, states) == ["/deploy"]
         assert node_states(root, {**states, "/deploy": D})["/"] is D
 
+    def test_a_suppressing_serial_that_stopped_on_an_error_ends_done(self) -> None:
+        # b waits behind the failed a (stop_on_error); the Serial suppresses the
+        # error, so once nothing runs it is done, not pending forever.
+        root = tree("[pipeline.main]\nsuppress_errors = true\n" + execs("a", "b"))
+        assert ready(root, {"/a": E}) == []
+        assert is_settled(root, {"/a": E})
+        assert node_states(root, {"/a": E})["/"] is D
+
+    def test_a_suppressed_failure_does_not_hide_running_siblings(self) -> None:
+        root = tree("[pipeline.main]\nparallel = true\nsuppress_errors = true\n" + execs("a", "b"))
+        assert node_states(root, {"/a": E, "/b": R})["/"] is R
+        assert node_states(root, {"/a": E, "/b": D})["/"] is D
+
     def test_a_failed_parallel_still_runs_its_other_children(self) -> None:
         # The Parallel shows error as soon as one child fails, but it is not finished:
         # its other children still run, and the Serial waits for them.
