@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -46,17 +46,32 @@ def _default_data_dir() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "ci-bot"
 
 
+def _url(text: str) -> str:
+    if not text.startswith(("http://", "https://")):
+        raise ValueError("must be an http:// or https:// URL")
+    return text.rstrip("/")
+
+
+def _tokens(text: str) -> tuple[str, ...]:
+    tokens = tuple(token.strip() for token in text.split(",") if token.strip())
+    if any(len(token) < 16 for token in tokens):
+        raise ValueError("each token must be at least 16 characters")
+    return tokens
+
+
 SETTINGS: dict[str, Setting] = {
     "data_dir": Setting(
         "CI_BOT_DATA_DIR", "Mirrors, workspaces, logs, data stores, the SQLite file.", Path
     ),
     "database_url": Setting(
-        "CI_BOT_DATABASE_URL", "Any SQLAlchemy URL; default SQLite in the data dir."
+        "CI_BOT_DATABASE_URL", "Any SQLAlchemy URL; default SQLite in the data dir.", secret=True
     ),
     "max_parallel": Setting(
         "CI_BOT_MAX_PARALLEL", "Execs running at once on this host; default: cores.", _positive_int
     ),
-    "public_url": Setting("CI_BOT_PUBLIC_URL", "The bot's address, for links in GitHub and Slack."),
+    "public_url": Setting(
+        "CI_BOT_PUBLIC_URL", "The bot's address, for links in GitHub and Slack.", _url
+    ),
     "allow_docker_socket": Setting(
         "CI_BOT_ALLOW_DOCKER_SOCKET",
         "true lets nodes with `requires_docker` mount the Docker socket.",
@@ -70,21 +85,76 @@ SETTINGS: dict[str, Setting] = {
     "docker_url": Setting(
         "CI_BOT_DOCKER_URL", "The Docker engine; default the environment's (DOCKER_HOST)."
     ),
+    "github_webhook_secret": Setting(
+        "CI_BOT_GITHUB_WEBHOOK_SECRET", "HMAC secret of the GitHub webhook.", secret=True
+    ),
+    "allow_unsigned_webhooks": Setting(
+        "CI_BOT_ALLOW_UNSIGNED_WEBHOOKS",
+        "true lets `serve` start without a webhook secret (local use only).",
+        _flag,
+    ),
+    "github_app_id": Setting("CI_BOT_GITHUB_APP_ID", "GitHub App id."),
+    "github_private_key_file": Setting(
+        "CI_BOT_GITHUB_PRIVATE_KEY_FILE", "The GitHub App's private key (PEM file).", Path
+    ),
+    "github_token": Setting(
+        "CI_BOT_GITHUB_TOKEN",
+        "A personal token instead of an App (reports as commit statuses).",
+        secret=True,
+    ),
+    "github_api_url": Setting(
+        "CI_BOT_GITHUB_API_URL", "GitHub's API; GitHub Enterprise: https://HOST/api/v3.", _url
+    ),
+    "slack_token": Setting("CI_BOT_SLACK_TOKEN", "Slack bot token (xoxb-...).", secret=True),
+    "slack_signing_secret": Setting(
+        "CI_BOT_SLACK_SIGNING_SECRET", "Slack signing secret, for interactions.", secret=True
+    ),
+    "slack_channel": Setting("CI_BOT_SLACK_CHANNEL", "Default Slack channel for pipelines."),
+    "slack_api_url": Setting("CI_BOT_SLACK_API_URL", "Slack's Web API base URL.", _url),
+    "ui_tokens": Setting(
+        "CI_BOT_UI_TOKENS", "Comma-separated sign-in tokens for the web UI.", _tokens, secret=True
+    ),
+    "broker_url": Setting(
+        "CI_BOT_BROKER_URL", "Set: Celery over this broker (Redis).", secret=True
+    ),
+    "signing_key": Setting(
+        "CI_BOT_SIGNING_KEY", "OpenSSH ed25519 private key file for artifact signing.", Path
+    ),
+    "retention_days": Setting(
+        "CI_BOT_RETENTION_DAYS", "Pipelines older than this are archived.", _positive_int
+    ),
 }
 
 
 @dataclass(frozen=True)
 class Settings:
+    """Every setting, typed; secrets are left out of ``repr`` so they never reach a log."""
+
     data_dir: Path
-    database_url: str
-    max_parallel: int
-    public_url: str
-    allow_docker_socket: bool
+    database_url: str = field(repr=False)
     secrets_file: Path
-    docker_url: str | None
+    max_parallel: int = os.cpu_count() or 2
+    public_url: str = "http://localhost:8080"
+    allow_docker_socket: bool = False
+    docker_url: str | None = None
+    github_webhook_secret: str = field(default="", repr=False)
+    allow_unsigned_webhooks: bool = False
+    github_app_id: str = ""
+    github_private_key_file: Path | None = None
+    github_token: str = field(default="", repr=False)
+    github_api_url: str = "https://api.github.com"
+    slack_token: str = field(default="", repr=False)
+    slack_signing_secret: str = field(default="", repr=False)
+    slack_channel: str = ""
+    slack_api_url: str = "https://slack.com/api"
+    ui_tokens: tuple[str, ...] = field(default=(), repr=False)
+    broker_url: str = field(default="", repr=False)
+    signing_key: Path | None = None
+    retention_days: int = 90
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from ``CI_BOT_*`` variables; ``overrides`` win (tests, CLI options)."""
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         problems: list[str] = []
@@ -95,21 +165,14 @@ class Settings:
             try:
                 values[name] = setting.parse(raw)
             except ValueError as error:
-                problems.append(f"{setting.env}={raw if not setting.secret else '***'}: {error}")
+                shown = "***" if setting.secret else raw
+                problems.append(f"{setting.env}={shown}: {error}")
         if problems:
             raise SettingsError("invalid settings:\n  " + "\n  ".join(problems))
         values.update(overrides)
-        return cls._with_defaults(values)
-
-    @classmethod
-    def _with_defaults(cls, values: dict[str, Any]) -> Settings:
         data_dir = Path(values.get("data_dir") or _default_data_dir()).resolve()
         values["data_dir"] = data_dir
         values.setdefault("database_url", f"sqlite:///{data_dir / 'ci-bot.sqlite'}")
-        values.setdefault("max_parallel", os.cpu_count() or 2)
-        values.setdefault("public_url", "http://localhost:8080")
-        values.setdefault("allow_docker_socket", False)
         values.setdefault("secrets_file", data_dir / "secrets.env")
-        values.setdefault("docker_url", None)
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})

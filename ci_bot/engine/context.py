@@ -53,6 +53,9 @@ def build_spec(
     """The ExecSpec, or a sentence saying why this node cannot run as configured."""
     if not resolved.image:
         return "no image: set `image` on this node or one above it"
+    if resolved.secrets and not pipeline.trusted:
+        names = ", ".join(resolved.secrets)
+        return f"needs secret {names}, and secrets are never given to pull requests from forks"
     missing = [name for name in resolved.secrets if name not in secrets]
     if missing:
         names = ", ".join(missing)

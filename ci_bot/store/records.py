@@ -23,6 +23,7 @@ class NewPipeline:
     entry: str = ""
     config_file: str = ""
     source_dir: str = ""
+    trusted: bool = True
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class Pipeline:
     source_dir: str
     state: State
     cancel_requested: bool
+    trusted: bool
     lease_owner: str | None
     lease_until: datetime | None
     created_at: datetime
@@ -87,3 +89,15 @@ class RunEvent:
     message: str
     actor: str
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: str
+    source: str
+    event: str
+    payload: str
+    status: str  # received | handled | failed
+    outcome: str
+    received_at: datetime
+    handled_at: datetime | None

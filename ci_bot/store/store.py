@@ -7,59 +7,32 @@ reader never sees one without the others.  Rows leave as frozen dataclasses.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import fields
-from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from datetime import timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from ci_bot.engine.scheduler import is_settled, node_states
-from ci_bot.store.database import WRITE, open_engine
+from ci_bot.store.integration import IntegrationRecords
 from ci_bot.store.records import Execution, NewPipeline, NodeRecord, Pipeline, RunEvent
 from ci_bot.store.tables import ExecutionRow, NodeRow, PipelineRow, RunEventRow
+from ci_bot.store.transactions import NotFound as NotFound  # re-exported for callers
+from ci_bot.store.transactions import record
+from ci_bot.store.transactions import utcnow as utcnow
 from ci_bot.tree.nodes import Node, walk
 from ci_bot.tree.states import State
 from ci_bot.tree.treejson import from_json
 
-T = TypeVar("T")
 
+class Store(IntegrationRecords):
+    """Pipelines, nodes, executions, run events and leases (deliveries, pipeline meta
+    and reporter cursors come from ``IntegrationRecords``)."""
 
-class NotFound(LookupError):
-    """No such pipeline, node or execution."""
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def _record(cls: type[T], row: Any, **overrides: Any) -> T:
-    values = {f.name: getattr(row, f.name) for f in fields(cls) if f.name not in overrides}  # type: ignore[arg-type]
-    return cls(**values, **overrides)
-
-
-class Store:
     def __init__(self, url: str) -> None:
-        self.engine = open_engine(url)
-        self._write_lock = threading.Lock()
+        super().__init__(url)
         self._trees: dict[int, Node] = {}
-
-    # --- transactions ----------------------------------------------------------------
-
-    @contextmanager
-    def _write(self) -> Iterator[Session]:
-        with self._write_lock, self.engine.connect().execution_options(**{WRITE: True}) as conn:
-            with Session(bind=conn, expire_on_commit=False) as session, session.begin():
-                yield session
-            conn.commit()
-
-    @contextmanager
-    def _read(self) -> Iterator[Session]:
-        with Session(self.engine, expire_on_commit=False) as session:
-            yield session
 
     # --- pipelines -------------------------------------------------------------------
 
@@ -98,12 +71,12 @@ class Store:
             row = session.get(PipelineRow, pipeline_id)
             if row is None:
                 raise NotFound(f"no pipeline {pipeline_id}")
-            return _record(Pipeline, row, state=State(row.state))
+            return record(Pipeline, row, state=State(row.state))
 
     def pipelines(self, limit: int = 50) -> list[Pipeline]:
         with self._read() as session:
             rows = session.scalars(select(PipelineRow).order_by(PipelineRow.id.desc()).limit(limit))
-            return [_record(Pipeline, row, state=State(row.state)) for row in rows]
+            return [record(Pipeline, row, state=State(row.state)) for row in rows]
 
     def tree(self, pipeline_id: int) -> Node:
         if pipeline_id not in self._trees:
@@ -138,7 +111,7 @@ class Store:
                 select(NodeRow).where(NodeRow.pipeline_id == pipeline_id).order_by(NodeRow.id)
             )
             return [
-                _record(NodeRecord, row, state=State(row.state) if row.state else None)
+                record(NodeRecord, row, state=State(row.state) if row.state else None)
                 for row in rows
             ]
 
@@ -152,14 +125,14 @@ class Store:
             if path is not None:
                 query = query.where(ExecutionRow.path == path)
             rows = session.scalars(query.order_by(ExecutionRow.id))
-            return [_record(Execution, row, state=State(row.state)) for row in rows]
+            return [record(Execution, row, state=State(row.state)) for row in rows]
 
     def execution(self, execution_id: int) -> Execution:
         with self._read() as session:
             row = session.get(ExecutionRow, execution_id)
             if row is None:
                 raise NotFound(f"no execution {execution_id}")
-            return _record(Execution, row, state=State(row.state))
+            return record(Execution, row, state=State(row.state))
 
     def queue(self, pipeline_id: int, path: str, log_dir: str) -> Execution:
         """A new execution for a pending Exec; the Exec becomes queued."""
@@ -180,7 +153,7 @@ class Store:
             node.message = ""
             self._event(session, pipeline_id, path, "state", State.QUEUED, f"attempt {row.attempt}")
             self._refresh(session, self._pipeline_row(session, pipeline_id))
-            return _record(Execution, row, state=State.QUEUED)
+            return record(Execution, row, state=State.QUEUED)
 
     def mark_running(self, execution_id: int, container_id: str) -> None:
         with self._write() as session:
@@ -283,7 +256,7 @@ class Store:
                     ExecutionRow.state.in_([State.QUEUED.value, State.RUNNING.value]),
                 )
             )
-            return [_record(Execution, row, state=State(row.state)) for row in rows]
+            return [record(Execution, row, state=State(row.state)) for row in rows]
 
     # --- leases: which engine drives a pipeline ---------------------------------------------
 
@@ -322,11 +295,24 @@ class Store:
                 .where(RunEventRow.pipeline_id == pipeline_id, RunEventRow.id > after)
                 .order_by(RunEventRow.id)
             )
-            return [_record(RunEvent, row) for row in rows]
+            return [record(RunEvent, row) for row in rows]
 
-    def add_event(self, pipeline_id: int, path: str, kind: str, message: str) -> None:
+    def add_event(
+        self, pipeline_id: int, path: str, kind: str, message: str, actor: str = ""
+    ) -> None:
         with self._write() as session:
-            self._event(session, pipeline_id, path, kind, None, message)
+            self._event(session, pipeline_id, path, kind, None, message, actor)
+
+    def events_after(self, position: int, limit: int = 500) -> list[RunEvent]:
+        """Run events of every pipeline after ``position`` (an event id), oldest first."""
+        with self._read() as session:
+            rows = session.scalars(
+                select(RunEventRow)
+                .where(RunEventRow.id > position)
+                .order_by(RunEventRow.id)
+                .limit(limit)
+            )
+            return [record(RunEvent, row) for row in rows]
 
     # --- helpers (inside a transaction) ---------------------------------------------------
 

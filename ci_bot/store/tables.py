@@ -34,6 +34,8 @@ class PipelineRow(Base):
     # changes an Exec, so lists and crash recovery need not load every tree.
     state: Mapped[str] = mapped_column(String(20), index=True)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    # False for a pull request from a fork: its Execs never get secrets.
+    trusted: Mapped[bool] = mapped_column(Boolean, default=True)
     lease_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
@@ -95,12 +97,37 @@ class RunEventRow(Base):
 
 
 class DeliveryRow(Base):
-    """Webhook deliveries seen, so a redelivery is answered and ignored."""
+    """Webhook deliveries: stored before they are answered, so none is lost, and a
+    redelivery (same id) is answered and ignored."""
 
     __tablename__ = "deliveries"
 
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     source: Mapped[str] = mapped_column(String(20))
     event: Mapped[str] = mapped_column(String(60))
+    payload: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="received", index=True)
+    outcome: Mapped[str] = mapped_column(Text, default="")
     received_at: Mapped[datetime] = mapped_column(DateTime)
-    pipeline_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    handled_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class PipelineMetaRow(Base):
+    """What integrations remember about a pipeline (check run ids, Slack message ts)."""
+
+    __tablename__ = "pipeline_meta"
+    __table_args__ = (UniqueConstraint("pipeline_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id"), index=True)
+    key: Mapped[str] = mapped_column(String(200))
+    value: Mapped[str] = mapped_column(Text)
+
+
+class CursorRow(Base):
+    """How far each reporter has read the run events, so a restart loses none."""
+
+    __tablename__ = "cursors"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)

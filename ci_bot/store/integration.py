@@ -1,0 +1,102 @@
+"""What the outside world needs stored: webhook deliveries (so none is lost and a
+redelivery does nothing), integrations' notes on a pipeline (check run ids, the
+Slack message), and how far each reporter has read the run events."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ci_bot.store.records import Delivery
+from ci_bot.store.tables import CursorRow, DeliveryRow, PipelineMetaRow
+from ci_bot.store.transactions import NotFound, Transactions, record, utcnow
+
+
+class IntegrationRecords(Transactions):
+    # --- deliveries ---------------------------------------------------------------------
+
+    def record_delivery(self, delivery_id: str, source: str, event: str, payload: str) -> bool:
+        """Store a delivery before it is answered; False when that id was seen already."""
+        try:
+            with self._write() as session:
+                session.add(
+                    DeliveryRow(
+                        id=delivery_id,
+                        source=source,
+                        event=event,
+                        payload=payload,
+                        status="received",
+                        received_at=utcnow(),
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def finish_delivery(self, delivery_id: str, status: str, outcome: str = "") -> None:
+        with self._write() as session:
+            row = session.get(DeliveryRow, delivery_id)
+            if row is None:
+                raise NotFound(f"no delivery {delivery_id}")
+            row.status, row.outcome, row.handled_at = status, outcome, utcnow()
+
+    def delivery(self, delivery_id: str) -> Delivery:
+        with self._read() as session:
+            row = session.get(DeliveryRow, delivery_id)
+            if row is None:
+                raise NotFound(f"no delivery {delivery_id}")
+            return record(Delivery, row)
+
+    def unhandled_deliveries(self) -> list[Delivery]:
+        """Deliveries stored but not yet handled: what a restarted bot must still do."""
+        with self._read() as session:
+            rows = session.scalars(
+                select(DeliveryRow)
+                .where(DeliveryRow.status == "received")
+                .order_by(DeliveryRow.received_at)
+            )
+            return [record(Delivery, row) for row in rows]
+
+    # --- pipeline meta --------------------------------------------------------------------
+
+    def set_meta(self, pipeline_id: int, key: str, value: Any) -> None:
+        text = json.dumps(value)
+        with self._write() as session:
+            row = session.scalar(
+                select(PipelineMetaRow).filter_by(pipeline_id=pipeline_id, key=key)
+            )
+            if row is None:
+                session.add(PipelineMetaRow(pipeline_id=pipeline_id, key=key, value=text))
+            else:
+                row.value = text
+
+    def meta(self, pipeline_id: int) -> dict[str, Any]:
+        with self._read() as session:
+            rows = session.scalars(select(PipelineMetaRow).filter_by(pipeline_id=pipeline_id))
+            return {row.key: json.loads(row.value) for row in rows}
+
+    def pipelines_with_meta(self, key: str, value: Any) -> list[int]:
+        """Pipelines whose ``key`` is ``value`` (e.g. every pipeline of one pull request)."""
+        with self._read() as session:
+            rows = session.scalars(
+                select(PipelineMetaRow.pipeline_id).filter_by(key=key, value=json.dumps(value))
+            )
+            return sorted(rows)
+
+    # --- reporter cursors -------------------------------------------------------------------
+
+    def cursor(self, name: str) -> int:
+        with self._read() as session:
+            row = session.get(CursorRow, name)
+            return row.position if row else 0
+
+    def save_cursor(self, name: str, position: int) -> None:
+        with self._write() as session:
+            row = session.get(CursorRow, name)
+            if row is None:
+                session.add(CursorRow(name=name, position=position))
+            else:
+                row.position = max(row.position, position)

@@ -1,0 +1,50 @@
+"""Transactions: the one write path (a process-wide lock plus, on SQLite, BEGIN
+IMMEDIATE) and plain reads; rows leave as frozen dataclasses."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import fields
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+from ci_bot.store.database import WRITE, open_engine
+
+T = TypeVar("T")
+
+
+class NotFound(LookupError):
+    """No such pipeline, node, execution or delivery."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def record(cls: type[T], row: Any, **overrides: Any) -> T:
+    """The dataclass ``cls`` filled from an ORM row (``overrides`` win)."""
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    values = {name: getattr(row, name) for name in names if name not in overrides}
+    return cls(**values, **overrides)
+
+
+class Transactions:
+    def __init__(self, url: str) -> None:
+        self.engine = open_engine(url)
+        self._write_lock = threading.Lock()
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        with self._write_lock, self.engine.connect().execution_options(**{WRITE: True}) as conn:
+            with Session(bind=conn, expire_on_commit=False) as session, session.begin():
+                yield session
+            conn.commit()
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
