@@ -115,6 +115,7 @@ def plan(path: Path, event_name: str, as_json: bool, **values: str) -> None:
 
 def _register_pipeline_commands() -> None:
     from ci_bot import cli_pipelines as commands
+    from ci_bot.cli_serve import serve
 
     for command in (
         commands.run,
@@ -124,6 +125,7 @@ def _register_pipeline_commands() -> None:
         commands.skip,
         commands.unskip,
         commands.cancel,
+        serve,
     ):
         main.add_command(command)
 

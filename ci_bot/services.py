@@ -1,11 +1,18 @@
-"""The long-lived objects a process needs, made once from settings: store, executor, engine."""
+"""The long-lived objects a process needs, made once from settings.
+
+``open_services`` wires the store, the executor, the engine, the job queue and
+the reporters that the settings ask for; ``ci-bot serve``, the CLI and the
+tests all build the bot the same way.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ci_bot.engine.runner import Engine
 from ci_bot.executors.base import Executor
+from ci_bot.queue import InProcessQueue
+from ci_bot.reporting import Reporter, ReporterHub
 from ci_bot.secrets import load_secrets
 from ci_bot.settings import Settings
 from ci_bot.store.store import Store
@@ -17,6 +24,22 @@ class Services:
     store: Store
     executor: Executor
     engine: Engine
+    queue: InProcessQueue = field(default_factory=InProcessQueue)
+    reporters: list[Reporter] = field(default_factory=list)
+    hub: ReporterHub | None = None
+
+    def start(self) -> None:
+        """Start the background work of ``ci-bot serve``: engine, jobs, reporters."""
+        self.engine.start()
+        self.queue.start()
+        self.hub = ReporterHub(self.store, self.reporters)
+        self.hub.start()
+
+    def stop(self) -> None:
+        self.queue.stop()
+        self.engine.stop()
+        if self.hub is not None:
+            self.hub.stop()
 
 
 def open_services(settings: Settings, executor: Executor | None = None) -> Services:

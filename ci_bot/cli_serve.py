@@ -1,0 +1,45 @@
+"""``ci-bot serve``: the web app on a production WSGI server, the engine beside it."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from ci_bot.errors import CiBotError
+from ci_bot.services import open_services
+from ci_bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int, help="HTTP worker threads.")
+def serve(host: str, port: int, threads: int) -> None:
+    """Receive webhooks, run pipelines, serve the UI."""
+    import waitress
+
+    from ci_bot.web.app import create_app
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = Settings.from_env()
+    except CiBotError as error:
+        raise click.ClickException(str(error)) from None
+    if not settings.github_webhook_secret and not settings.allow_unsigned_webhooks:
+        raise click.ClickException(
+            "CI_BOT_GITHUB_WEBHOOK_SECRET is not set, so anyone could trigger builds. "
+            "Set it to the webhook's secret, or CI_BOT_ALLOW_UNSIGNED_WEBHOOKS=true for local use."
+        )
+    services = open_services(settings)
+    app = create_app(services)
+    services.start()
+    logger.info("ci-bot serving on http://%s:%d (data in %s)", host, port, settings.data_dir)
+    try:
+        waitress.serve(app, host=host, port=port, threads=threads, ident="ci-bot")
+    finally:
+        services.stop()
