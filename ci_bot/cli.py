@@ -131,3 +131,7 @@ def _register_pipeline_commands() -> None:
 
 
 _register_pipeline_commands()
+
+
+if __name__ == "__main__":
+    main()
