@@ -32,6 +32,9 @@ class Services:
         """Start the background work of ``ci-bot serve``: engine, jobs, reporters."""
         self.engine.start()
         self.queue.start()
+        from ci_bot.github.dispatch import resubmit_unhandled
+
+        resubmit_unhandled(self)  # deliveries stored before a restart but never handled
         self.hub = ReporterHub(self.store, self.reporters)
         self.hub.start()
 
@@ -51,4 +54,12 @@ def open_services(settings: Settings, executor: Executor | None = None) -> Servi
         )
     store = Store(settings.database_url)
     engine = Engine(store, executor, settings, secrets=load_secrets(settings.secrets_file))
-    return Services(settings=settings, store=store, executor=executor, engine=engine)
+    services = Services(settings=settings, store=store, executor=executor, engine=engine)
+    if settings.slack_token:
+        from integrations.slack.reporter import SlackReporter
+
+        services.reporters.append(SlackReporter.from_settings(settings, store, engine.secrets))
+    from ci_bot.github.dispatch import attach_github
+
+    attach_github(services)  # the webhook job; the check-run reporter when an App/token is set
+    return services

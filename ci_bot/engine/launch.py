@@ -8,6 +8,7 @@ is what the config at that commit says.  Generated trees (an entry's
 from __future__ import annotations
 
 import dataclasses
+import logging
 import uuid
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from ci_bot.tree.config import CONFIG_FILES, EventEntry, parse_config
 from ci_bot.tree.nodes import Node
 from ci_bot.tree.select import Event, NoMatch, apply_when, select
 from ci_bot.tree.treejson import dumps, from_json
+
+logger = logging.getLogger(__name__)
 
 GENERATED_TREE = ".ci-bot-tree.json"
 
@@ -48,8 +51,11 @@ def launch(
     source: Path,
     event: Event,
     commit: Commit | None,
+    *,
+    trusted: bool = True,
 ) -> int:
-    """Store the pipeline that ``event`` selects from the config in ``source``."""
+    """Store the pipeline that ``event`` selects from the config in ``source``;
+    ``trusted=False`` (a pull request from a fork) means its Execs get no secrets."""
     config_file = next((name for name in CONFIG_FILES if (source / name).is_file()), None)
     if config_file is None:
         raise NoPipeline(f"no {' or '.join(CONFIG_FILES)} at the root of the repository")
@@ -75,6 +81,7 @@ def launch(
         entry=plan.entry.label,
         config_file=config_file,
         source_dir=str(source),
+        trusted=trusted,
     )
     return store.create_pipeline(new, tree, skipped)
 
@@ -107,12 +114,22 @@ def generate_tree(
     )
     if not entry.image:
         raise _generation_error(config_file, entry, "needs `image`, the image it runs in")
-    result = executor.run(spec)
+    try:
+        result = executor.run(spec)
+    finally:  # the workspace image built for this one container
+        _release(executor, spec.pipeline_id)
     if result.state != DONE:
         lines = "\n".join(tail(spec.log_path, 20))
         raise _generation_error(config_file, entry, f"{result.message or result.state}\n{lines}")
     output = spec.data_dir / GENERATED_TREE
     return from_json(output.read_text(encoding="utf-8"), file=f"output of {entry.command!r}")
+
+
+def _release(executor: Executor, pipeline_id: str) -> None:
+    try:
+        executor.release_pipeline(pipeline_id)
+    except CiBotError:
+        logger.exception("releasing the resources of %s failed", pipeline_id)
 
 
 def _generation_error(config_file: str, entry: EventEntry, message: str) -> ConfigError:

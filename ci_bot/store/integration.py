@@ -60,6 +60,16 @@ class IntegrationRecords(Transactions):
             )
             return [record(Delivery, row) for row in rows]
 
+    def deliveries_with_status(self, status: str) -> list[Delivery]:
+        """Deliveries in ``status`` (e.g. "deferred": waiting on a pipeline), oldest first."""
+        with self._read() as session:
+            rows = session.scalars(
+                select(DeliveryRow)
+                .where(DeliveryRow.status == status)
+                .order_by(DeliveryRow.received_at)
+            )
+            return [record(Delivery, row) for row in rows]
+
     # --- pipeline meta --------------------------------------------------------------------
 
     def set_meta(self, pipeline_id: int, key: str, value: Any) -> None:

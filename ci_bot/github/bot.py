@@ -1,0 +1,86 @@
+"""What the GitHub handlers share: the services, the mirrors, the API and a lock.
+
+The lock makes "is a pipeline with this key active? then launch" one step in
+this process, so two deliveries for one pull request cannot both win.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from ci_bot.errors import IntegrationError
+from ci_bot.git import Mirrors, mask
+from ci_bot.github.events import Repo
+from ci_bot.settings import Settings
+from ci_bot.store.store import Store
+from integrations.github.api import GitHubApi
+
+if TYPE_CHECKING:
+    from ci_bot.services import Services
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class GitHubBot:
+    services: Services
+    api: GitHubApi | None
+    mirrors: Mirrors
+    mask: Callable[[str], str]
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def store(self) -> Store:
+        return self.services.store
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    def clone_url(self, repo: Repo) -> str:
+        """The clone URL, carrying a token for HTTPS when the bot has one."""
+        parts = urlsplit(repo.clone_url)
+        if self.api is None or parts.scheme != "https" or "@" in parts.netloc:
+            return repo.clone_url
+        token = self.api.tokens.token(repo.installation)
+        netloc = f"x-access-token:{quote(token, safe='')}@{parts.netloc}"
+        return urlunsplit(parts._replace(netloc=netloc))
+
+    def comment(self, repo: Repo, number: int, text: str) -> bool:
+        """Post a comment; a GitHub failure is logged (it never fails the caller's work)."""
+        if self.api is None:
+            logger.warning(
+                "cannot comment on %s#%d: no GitHub API configured", repo.full_name, number
+            )
+            return False
+        try:
+            self.api.comment(repo.full_name, repo.installation, number, self.mask(text))
+        except IntegrationError as error:
+            logger.warning("commenting on %s#%d failed: %s", repo.full_name, number, error)
+            return False
+        return True
+
+    def react(self, repo: Repo, comment_id: int, content: str) -> None:
+        if self.api is None:
+            return
+        try:
+            self.api.react(repo.full_name, repo.installation, comment_id, content)
+        except IntegrationError as error:
+            logger.warning("reacting to comment %d failed: %s", comment_id, error)
+
+
+def make_mask(secrets: Mapping[str, str]) -> Callable[[str], str]:
+    """Hide the secret store's values and URL credentials in text bound for GitHub."""
+    values = sorted({v for v in secrets.values() if len(v) >= 4}, key=len, reverse=True)
+
+    def hide(text: str) -> str:
+        for value in values:
+            text = text.replace(value, "***")
+        return mask(text)
+
+    return hide

@@ -1,0 +1,139 @@
+"""The queue job behind ``POST /webhooks/github``: one stored delivery, handled once.
+
+``handle_delivery`` re-reads the delivery from the store, routes it and does the
+work; its outcome (a sentence) and status (handled, deferred, failed) go back to
+the store, so a restarted bot resubmits only what was never finished.  Nothing
+here raises into the queue: a failure is logged and recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING
+
+from ci_bot.errors import CiBotError
+from ci_bot.github.approval import ask_for_approval, must_wait
+from ci_bot.github.bot import GitHubBot
+from ci_bot.github.comment_commands import handle_comment
+from ci_bot.github.controls import cancel_closed, rerun_check_run, rerun_suite
+from ci_bot.github.events import (
+    CheckRunRequest,
+    CommentCommands,
+    Ignored,
+    PullRequest,
+    RefEvent,
+    Work,
+    route,
+)
+from ci_bot.github.launching import Deferred, launch_request, request_for_pr, request_for_ref
+from ci_bot.queue import InProcessQueue
+from ci_bot.store.records import RunEvent
+from ci_bot.store.store import NotFound, Store
+
+if TYPE_CHECKING:
+    from ci_bot.services import Services
+
+logger = logging.getLogger(__name__)
+
+JOB = "github.delivery"
+SOURCE = "github"
+
+
+def handle_delivery(bot: GitHubBot, delivery_id: str) -> None:
+    try:
+        delivery = bot.store.delivery(delivery_id)
+    except NotFound:
+        logger.warning("GitHub delivery %s is not stored; nothing to do", delivery_id)
+        return
+    if delivery.status != "received":
+        return  # handled already (a replay raced the first submission)
+    try:
+        work = route(delivery.event, json.loads(delivery.payload))
+        outcome = perform(bot, work, delivery_id)
+        status = "deferred" if isinstance(outcome, Deferred) else "handled"
+        text = outcome.reason if isinstance(outcome, Deferred) else outcome
+    except CiBotError as error:
+        status, text = "failed", bot.mask(str(error))
+    except Exception:  # a bug must not lose the delivery silently
+        logger.exception("GitHub delivery %s (%s) failed", delivery_id, delivery.event)
+        status, text = "failed", "internal error; see the bot's log"
+    bot.store.finish_delivery(delivery_id, status, text)
+    logger.info("GitHub delivery %s (%s): %s: %s", delivery_id, delivery.event, status, text)
+
+
+def perform(bot: GitHubBot, work: Work | Ignored, delivery_id: str) -> str | Deferred:
+    if isinstance(work, Ignored):
+        return f"ignored: {work.reason}"
+    if isinstance(work, RefEvent):
+        return launch_request(bot, request_for_ref(work, delivery_id))
+    if isinstance(work, PullRequest):
+        if work.action == "closed":
+            return cancel_closed(bot, work)
+        if must_wait(bot, work):
+            return ask_for_approval(bot, work)
+        return launch_request(bot, request_for_pr(work, delivery_id))
+    if isinstance(work, CommentCommands):
+        return handle_comment(bot, work)
+    if isinstance(work, CheckRunRequest):
+        return rerun_check_run(bot, work)
+    return rerun_suite(bot, work)
+
+
+def resubmit(
+    store: Store, queue: InProcessQueue, statuses: tuple[str, ...] = ("received", "deferred")
+) -> int:
+    """Submit stored GitHub deliveries again: after a restart, or when a deferred one may go."""
+    count = 0
+    for status in statuses:
+        for delivery in store.deliveries_with_status(status):
+            if delivery.source != SOURCE:
+                continue
+            if status != "received":
+                store.finish_delivery(delivery.id, "received", "submitted again")
+            queue.submit(JOB, delivery=delivery.id)
+            count += 1
+    return count
+
+
+def resubmit_unhandled(services: Services) -> None:
+    """At start-up: deliveries stored but never finished are handled now."""
+    count = resubmit(services.store, services.queue)
+    if count:
+        logger.info("resubmitted %d GitHub deliveries left from before", count)
+
+
+class DeferredLaunches:
+    """Deferred deliveries (``duplicate = "defer"``) are tried again once a pipeline ends."""
+
+    name = "github-deferred"
+
+    def __init__(self, store: Store, queue: InProcessQueue) -> None:
+        self.store, self.queue = store, queue
+        self._due = False
+
+    def on_event(self, event: RunEvent) -> None:
+        if event.kind == "finished":
+            self._due = True
+
+    def flush(self) -> None:
+        if self._due:
+            self._due = False
+            resubmit(self.store, self.queue, ("deferred",))
+
+
+def attach_github(services: Services) -> GitHubBot:
+    """Register the delivery job, and the GitHub reporter when an App or token is set."""
+    from ci_bot.git import Mirrors
+    from ci_bot.github.bot import make_mask
+    from integrations.github.api import make_api
+    from integrations.github.checks import ChecksReporter
+
+    api = make_api(services.settings)
+    mask = make_mask(services.engine.secrets)
+    bot = GitHubBot(services, api, Mirrors(services.settings.data_dir / "mirrors"), mask)
+    services.queue.register(JOB, lambda payload: handle_delivery(bot, str(payload["delivery"])))
+    services.reporters.append(DeferredLaunches(services.store, services.queue))
+    if api is not None:
+        services.reporters.append(ChecksReporter(services.store, services.settings, api, mask=mask))
+    return bot

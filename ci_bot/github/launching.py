@@ -1,0 +1,188 @@
+"""From a GitHub event to a stored pipeline: fetch, read the config at the commit,
+apply the duplicate policy, materialize, launch, remember where it came from.
+
+Runs in a queue worker, never in the webhook request.  A broken config gets a
+failed check run annotated on its lines; a pull request no entry selects gets a
+neutral one; both say why in the delivery's outcome too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ci_bot.engine.launch import NoPipeline, launch
+from ci_bot.errors import ConfigError, IntegrationError
+from ci_bot.github.bot import GitHubBot
+from ci_bot.github.duplicates import KEY_META, active_pipelines, decide, pipeline_key
+from ci_bot.github.events import PullRequest, RefEvent, Repo
+from ci_bot.tree.config import Duplicate, parse_config
+from ci_bot.tree.select import Event, NoMatch, select
+from integrations.github.config_checks import report_config_error, report_no_pipeline
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """The launch waits for an active pipeline with the same key (``duplicate = "defer"``)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class LaunchRequest:
+    repo: Repo
+    event: Event  # sha empty: resolve ``ref`` in the mirror
+    ref: str = ""
+    refs: tuple[str, ...] = ()  # extra refspecs to fetch (refs/pull/N/head)
+    pr: int | None = None
+    head_repo: str = ""
+    trusted: bool = True
+    once_per_commit: bool = False  # create/delete arrive as both push and create/delete events
+    delivery: str = ""
+
+
+def request_for_ref(event: RefEvent, delivery: str) -> LaunchRequest:
+    branch, tag = ("", event.ref) if event.is_tag else (event.ref, "")
+    resolve = f"refs/tags/{event.ref}" if event.is_tag else f"refs/heads/{event.ref}"
+    if event.name.startswith("delete-"):  # the ref is gone: its config is the default branch's
+        resolve = f"refs/heads/{event.repo.default_branch}"
+    tree_event = Event(
+        event.name,
+        branch=branch,
+        tag=tag,
+        sha=event.sha,
+        repo=event.repo.full_name,
+        author=event.author,
+    )
+    return LaunchRequest(
+        repo=event.repo,
+        event=tree_event,
+        ref=resolve,
+        once_per_commit=event.name != "push",
+        delivery=delivery,
+    )
+
+
+def request_for_pr(pr: PullRequest, delivery: str) -> LaunchRequest:
+    tree_event = Event(
+        "pr",
+        branch=pr.head_ref,
+        base_branch=pr.base_ref,
+        sha=pr.head_sha,
+        repo=pr.repo.full_name,
+        pr=str(pr.number),
+        author=pr.author,
+    )
+    return LaunchRequest(
+        repo=pr.repo,
+        event=tree_event,
+        refs=(f"refs/pull/{pr.number}/head",),  # how a fork's commits reach the base repository
+        pr=pr.number,
+        head_repo=pr.head_repo,
+        trusted=not pr.from_fork,
+        delivery=delivery,
+    )
+
+
+def launch_request(bot: GitHubBot, request: LaunchRequest) -> str | Deferred:
+    """Launch what ``request`` selects; the outcome in words (or Deferred)."""
+    name = request.repo.full_name
+    bot.mirrors.fetch(name, bot.clone_url(request.repo), request.refs)
+    sha = bot.mirrors.resolve(name, request.event.sha or request.ref)
+    event = dataclasses.replace(request.event, sha=sha)
+    found = bot.mirrors.read_config(name, sha)
+    if found is None:
+        return _no_pipeline(bot, request, sha, "no conducto.cfg at the root of the repository")
+    config_file, text = found
+    try:
+        plan = select(parse_config(text, file=config_file), event)
+    except ConfigError as error:
+        return _config_error(bot, request, sha, config_file, error)
+    if isinstance(plan, NoMatch):
+        return _no_pipeline(bot, request, sha, plan.explain())
+    source = bot.settings.data_dir / "sources" / uuid.uuid4().hex
+    bot.mirrors.materialize(name, sha, source)
+    try:
+        return _launch_once(bot, request, event, source, plan.entry.duplicate)
+    except ConfigError as error:  # a generated tree that failed
+        shutil.rmtree(source, ignore_errors=True)
+        return _config_error(bot, request, sha, config_file, error)
+    except NoPipeline as error:
+        shutil.rmtree(source, ignore_errors=True)
+        return _no_pipeline(bot, request, sha, str(error))
+
+
+def _launch_once(
+    bot: GitHubBot, request: LaunchRequest, event: Event, source: Path, policy: Duplicate
+) -> str | Deferred:
+    key = pipeline_key(event.repo, event.name, event.branch or event.tag, request.pr)
+    once = f"{event.repo}|{event.name}|{event.branch or event.tag}|{event.sha}"
+    with bot.lock:
+        if request.once_per_commit and bot.store.pipelines_with_meta("github_once", once):
+            shutil.rmtree(source, ignore_errors=True)
+            where = f"{event.branch or event.tag} at {event.sha[:12]}"
+            return f"{event.name} of {where}: already launched by another delivery"
+        decision = decide(policy, active_pipelines(bot.store, key))
+        if not decision.launch:
+            shutil.rmtree(source, ignore_errors=True)
+            return Deferred(decision.reason) if decision.defer else decision.reason
+        for old in decision.cancel:
+            bot.store.cancel(old, actor="ci-bot: a newer commit superseded it")
+        commit = bot.mirrors.commit(event.repo, event.sha)
+        store, settings, executor = bot.store, bot.settings, bot.services.executor
+        pipeline_id = launch(
+            store, settings, executor, source, event, commit, trusted=request.trusted
+        )
+        _remember(bot, pipeline_id, request, event, key, once)
+    bot.services.engine.wake()
+    note = f" ({decision.reason})" if decision.reason else ""
+    return f"pipeline {pipeline_id} launched for {event.name} at {event.sha[:12]}{note}"
+
+
+def _remember(
+    bot: GitHubBot, pipeline_id: int, request: LaunchRequest, event: Event, key: str, once: str
+) -> None:
+    meta: dict[str, Any] = {
+        "github_repo": event.repo,
+        "github_installation": request.repo.installation,
+        "github_sha": event.sha,
+        "github_sha_key": f"{event.repo}@{event.sha}",
+        KEY_META: key,
+        "github_delivery": request.delivery,
+    }
+    if request.pr is not None:
+        meta |= {"github_pr": request.pr, "github_head_repo": request.head_repo}
+    if request.once_per_commit:
+        meta["github_once"] = once
+    for name, value in meta.items():
+        bot.store.set_meta(pipeline_id, name, value)
+
+
+def _config_error(
+    bot: GitHubBot, request: LaunchRequest, sha: str, config_file: str, error: ConfigError
+) -> str:
+    if bot.api is not None:
+        repo = request.repo
+        try:
+            report_config_error(bot.api, repo.full_name, repo.installation, sha, config_file, error)
+        except IntegrationError as failure:
+            logger.warning("reporting the broken %s failed: %s", config_file, failure)
+    return f"{config_file} at {sha[:12]} is invalid:\n{error}"
+
+
+def _no_pipeline(bot: GitHubBot, request: LaunchRequest, sha: str, reason: str) -> str:
+    logger.info("no pipeline for %s at %s: %s", request.repo.full_name, sha[:12], reason)
+    if bot.api is not None and request.pr is not None:
+        repo = request.repo
+        try:
+            report_no_pipeline(bot.api, repo.full_name, repo.installation, sha, reason)
+        except IntegrationError as failure:
+            logger.warning("reporting that no pipeline ran failed: %s", failure)
+    return f"no pipeline: {reason}"

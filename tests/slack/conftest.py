@@ -1,0 +1,25 @@
+"""Fixtures for the Slack tests: Slack's official description and the fake Web API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.slack import FakeSlack, SlackSpec
+from tests.slack.support import TOKEN
+
+
+@pytest.fixture(scope="session")
+def slack_spec(fixtures_dir: Path) -> SlackSpec:
+    return SlackSpec(fixtures_dir)
+
+
+@pytest.fixture
+def fake_slack(slack_spec: SlackSpec) -> Iterator[FakeSlack]:
+    """Slack's Web API on 127.0.0.1 with #general and #ci; any contract breach fails the test."""
+    fake = FakeSlack(slack_spec, TOKEN, channels=("general", "ci")).start()
+    yield fake
+    fake.stop()
+    assert not fake.problems, "Slack got calls that break its API:\n" + "\n".join(fake.problems)
