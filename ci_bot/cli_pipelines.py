@@ -17,6 +17,7 @@ from typing import TypeVar
 import click
 
 from ci_bot.console import LiveView, failure_report
+from ci_bot.engine import control
 from ci_bot.engine.launch import NoPipeline, launch_local
 from ci_bot.errors import CiBotError, ConfigError
 from ci_bot.services import Services, open_services
@@ -104,9 +105,12 @@ def _finish(svc: Services, pipeline: Pipeline, view: LiveView, as_json: bool) ->
         )
         click.echo(f"pipeline {pipeline.id} {pipeline.state.value} in {took}")
         if pipeline.state is not State.DONE:
+            failed = control.failed_execs(svc.store, pipeline.id)
+            path = failed[0] if len(failed) == 1 else "NODE_PATH"
+            # The pipeline keeps the source it was launched with: a reset runs it again.
             click.echo(
-                f"fix the cause, then `ci-bot reset {pipeline.id} NODE_PATH` and "
-                f"`ci-bot resume {pipeline.id}`"
+                f"fix the cause, then `ci-bot reset {pipeline.id} {path}` and "
+                f"`ci-bot resume {pipeline.id}`; a fix to the code needs a new `ci-bot run`"
             )
     sys.exit(0 if pipeline.state is State.DONE else 1)
 
@@ -142,6 +146,7 @@ def reset(pipeline_id: int, node_path: str) -> None:
 def skip(pipeline_id: int, node_path: str) -> None:
     """Skip a node that has not run (a gate)."""
     svc = services()
+    _refuse(lambda: control.skip_refusal(svc.store, pipeline_id, node_path))
     _control(lambda: svc.store.set_skip(pipeline_id, node_path, True, actor=_actor()))
     click.echo(f"skipped {node_path}")
 
@@ -152,6 +157,7 @@ def skip(pipeline_id: int, node_path: str) -> None:
 def unskip(pipeline_id: int, node_path: str) -> None:
     """Let a skipped node run."""
     svc = services()
+    _refuse(lambda: control.unskip_refusal(svc.store, pipeline_id, node_path))
     _control(lambda: svc.store.set_skip(pipeline_id, node_path, False, actor=_actor()))
     click.echo(f"unskipped {node_path}")
     _hint(svc, pipeline_id)
@@ -162,8 +168,16 @@ def unskip(pipeline_id: int, node_path: str) -> None:
 def cancel(pipeline_id: int) -> None:
     """Cancel a pipeline: pending nodes never run, running containers are killed."""
     svc = services()
+    _refuse(lambda: control.cancel_refusal(svc.store, pipeline_id))
     _control(lambda: svc.store.cancel(pipeline_id, actor=_actor()))
     click.echo(f"cancelled pipeline {pipeline_id}")
+
+
+def _refuse(refusal: Callable[[], str | None]) -> None:
+    """Stop with the reason when the wish would change nothing (exit 1, store untouched)."""
+    reason = _control(refusal)
+    if reason is not None:
+        raise click.ClickException(reason)
 
 
 def _control(action: Callable[[], T]) -> T:

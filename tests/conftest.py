@@ -7,11 +7,19 @@ fixtures folder) skip with a reason on a developer's machine, and fail under
 
 from __future__ import annotations
 
+import gc
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+import docker
 import pytest
+from docker import DockerClient
+from docker.errors import DockerException, ImageNotFound
+
+from ci_bot.executors.images import BUSYBOX_IMAGE, DEBIAN_PYTHON_IMAGE
+from ci_bot.executors.outcomes import root_cause
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,3 +55,47 @@ def fixtures_dir() -> Path:
     path = Path(override) if override else REPO_ROOT.parent / "shared" / "fixtures"
     require(path.is_dir(), f"fixtures folder {path} is absent (set CI_BOT_FIXTURES_DIR)")
     return path
+
+
+# --- a real Docker engine and ci-bot's base images ----------------------------------------
+# Without an engine (or without the images) these skip on a developer's machine and
+# fail under CI=true; ``scripts/ensure-docker.sh`` and ``scripts/build-images.sh``
+# provide both.
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Iterator[DockerClient]:
+    """A client of the local Docker engine (skip locally, fail in CI, when none answers)."""
+    client: DockerClient | None = None
+    reason = ""
+    # docker-py leaks the socket of a failed connect (transport/unixconn.py); collect it here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        try:
+            client = docker.from_env()
+            client.ping()
+        except DockerException as exc:
+            reason = f"no Docker engine answers ({root_cause(exc)}); run scripts/ensure-docker.sh"
+        gc.collect()
+    require(client is not None and not reason, reason)
+    assert client is not None
+    yield client
+    client.close()
+
+
+def _image(client: DockerClient, name: str) -> str:
+    try:
+        client.images.get(name)
+    except ImageNotFound:
+        require(False, f"image {name} is missing; run scripts/build-images.sh")
+    return name
+
+
+@pytest.fixture(scope="session")
+def busybox_image(docker_engine: DockerClient) -> str:
+    return _image(docker_engine, BUSYBOX_IMAGE)
+
+
+@pytest.fixture(scope="session")
+def python_image(docker_engine: DockerClient) -> str:
+    return _image(docker_engine, DEBIAN_PYTHON_IMAGE)

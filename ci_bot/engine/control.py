@@ -6,7 +6,9 @@ process drives the pipeline honours it within a tick.
 
 from __future__ import annotations
 
-from ci_bot.store.store import Store
+from ci_bot.engine.scheduler import node_states
+from ci_bot.store.records import NodeRecord
+from ci_bot.store.store import NotFound, Store
 from ci_bot.tree.states import State
 
 
@@ -26,3 +28,52 @@ def rerun_failed(store: Store, pipeline_id: int, actor: str) -> list[str]:
     for path in paths:
         store.reset(pipeline_id, path, actor=actor)
     return paths
+
+
+# --- wishes that would change nothing: said so, instead of "done" -----------------------------
+
+
+def cancel_refusal(store: Store, pipeline_id: int) -> str | None:
+    """Why cancelling would change nothing (the pipeline has finished), or None."""
+    pipeline = store.pipeline(pipeline_id)
+    if pipeline.finished_at is None:
+        return None
+    state = pipeline.state.value
+    return f"pipeline {pipeline_id} has already finished ({state}); nothing to cancel"
+
+
+def skip_refusal(store: Store, pipeline_id: int, path: str) -> str | None:
+    """Why skipping ``path`` would change nothing (nothing below it is still pending), or None."""
+    nodes = _nodes(store, pipeline_id, path)
+    if nodes[path].skip:
+        return f"{path} is already skipped"
+    if any(node.state is State.PENDING for node in _below(nodes, path)):
+        return None
+    state = node_states(store.tree(pipeline_id), store.exec_states(pipeline_id))[path]
+    return f"{path} is {state.value}: only a node still pending can be skipped"
+
+
+def unskip_refusal(store: Store, pipeline_id: int, path: str) -> str | None:
+    """Why unskipping ``path`` would change nothing (it is not skipped itself), or None."""
+    nodes = _nodes(store, pipeline_id, path)
+    if nodes[path].skip:
+        return None
+    above = [node.path for node in nodes.values() if node.skip and _is_below(path, node.path)]
+    if above:
+        return f"{path} is not skipped itself; {above[-1]} is: unskip that"
+    return f"{path} is not skipped"
+
+
+def _nodes(store: Store, pipeline_id: int, path: str) -> dict[str, NodeRecord]:
+    nodes = {node.path: node for node in store.nodes(pipeline_id)}
+    if path not in nodes:
+        raise NotFound(f"pipeline {pipeline_id} has no node {path}")
+    return nodes
+
+
+def _below(nodes: dict[str, NodeRecord], path: str) -> list[NodeRecord]:
+    return [node for node in nodes.values() if _is_below(node.path, path) or node.path == path]
+
+
+def _is_below(path: str, ancestor: str) -> bool:
+    return path != ancestor and path.startswith(ancestor.rstrip("/") + "/")

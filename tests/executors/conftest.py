@@ -1,71 +1,25 @@
-"""Fixtures for the executor tests: a real Docker engine and ci-bot's base images.
+"""Fixtures for the executor tests: an executor, a pipeline id cleaned up after, specs.
 
-Without an engine (or without the images) these tests skip on a developer's
-machine and fail under CI=true; ``scripts/ensure-docker.sh`` and
-``scripts/build-images.sh`` provide both.
+The Docker engine and the base images (``docker_engine``, ``busybox_image``,
+``python_image``) come from ``tests/conftest.py``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import gc
 import uuid
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import docker
 import pytest
 from docker import DockerClient
-from docker.errors import DockerException, ImageNotFound
 
 from ci_bot.executors.base import LABEL_PIPELINE, ExecSpec
 from ci_bot.executors.docker import DockerExecutor
-from ci_bot.executors.images import BUSYBOX_IMAGE, DEBIAN_PYTHON_IMAGE
-from ci_bot.executors.outcomes import root_cause
-from tests.conftest import require
 from tests.executors.support import MakeSpec
 
 SOURCE_FILES = {"a.txt": "alpha\n", "b.txt": "beta\n", "src/main.sh": "echo main\n"}
-
-
-@pytest.fixture(scope="session")
-def docker_engine() -> Iterator[DockerClient]:
-    """A client of the local Docker engine (skip locally, fail in CI, when none answers)."""
-    client: DockerClient | None = None
-    reason = ""
-    # docker-py leaks the socket of a failed connect (transport/unixconn.py); collect it here.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        try:
-            client = docker.from_env()
-            client.ping()
-        except DockerException as exc:
-            reason = f"no Docker engine answers ({root_cause(exc)}); run scripts/ensure-docker.sh"
-        gc.collect()
-    require(client is not None and not reason, reason)
-    assert client is not None
-    yield client
-    client.close()
-
-
-def _image(client: DockerClient, name: str) -> str:
-    try:
-        client.images.get(name)
-    except ImageNotFound:
-        require(False, f"image {name} is missing; run scripts/build-images.sh")
-    return name
-
-
-@pytest.fixture(scope="session")
-def busybox_image(docker_engine: DockerClient) -> str:
-    return _image(docker_engine, BUSYBOX_IMAGE)
-
-
-@pytest.fixture(scope="session")
-def python_image(docker_engine: DockerClient) -> str:
-    return _image(docker_engine, DEBIAN_PYTHON_IMAGE)
 
 
 @pytest.fixture
