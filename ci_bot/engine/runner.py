@@ -10,6 +10,7 @@ taken over: its still-running containers are re-attached, the rest retried.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
@@ -57,6 +58,7 @@ class Engine:
         self.secrets = secrets or {}
         self.poll_seconds = poll_seconds
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.bot_id = store.instance_id()
         self._running: dict[int, _Running] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -143,7 +145,7 @@ class Engine:
         self._renewed.pop(pipeline_id, None)
         self.store.forget_tree(pipeline_id)
         try:
-            self.executor.release_pipeline(str(pipeline_id))
+            self.executor.release_pipeline(str(pipeline_id), bot_id=self.bot_id)
         except Exception:
             logger.exception("releasing pipeline %s's resources failed", pipeline_id)
 
@@ -156,7 +158,7 @@ class Engine:
         ]
         if not stale:
             return
-        containers = {c.execution_id: c for c in self.executor.running()}
+        containers = {c.execution_id: c for c in self.executor.running() if c.bot_id == self.bot_id}
         pipeline = self.store.pipeline(pipeline_id)
         execs = self._execs(pipeline_id)
         for execution in stale:
@@ -262,7 +264,7 @@ class Engine:
             self._killed.add(execution.id)
             logger.info("killing execution %s (%s)", execution.id, execution.path)
             try:
-                self.executor.kill(str(execution.id))
+                self.executor.kill(str(execution.id), bot_id=self.bot_id)
             except Exception:
                 logger.exception("killing execution %s failed", execution.id)
             if execution.id not in self._running and execution.state is State.QUEUED:
@@ -283,7 +285,8 @@ class Engine:
 
     def _spec(self, pipeline: Pipeline, execution: Execution) -> ExecSpec | str:
         command, resolved = self._execs(pipeline.id)[execution.path]
-        return build_spec(self.settings, pipeline, execution, command, resolved, self.secrets)
+        spec = build_spec(self.settings, pipeline, execution, command, resolved, self.secrets)
+        return spec if isinstance(spec, str) else dataclasses.replace(spec, bot_id=self.bot_id)
 
 
 def _has_groups(execs: dict[str, tuple[str, Resolved]]) -> bool:

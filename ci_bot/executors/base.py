@@ -22,6 +22,9 @@ CANCELLED = "cancelled"
 LABEL_PIPELINE = "ci-bot.pipeline"
 LABEL_NODE = "ci-bot.node"
 LABEL_EXECUTION = "ci-bot.execution"
+# Pipeline and execution ids are unique per database only; the bot id (one per
+# database) keeps two bots sharing one Docker engine out of each other's way.
+LABEL_BOT = "ci-bot.bot"
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class ExecSpec:
     cpu: float | None = None
     mem_bytes: int | None = None
     requires_docker: bool = False
+    bot_id: str = ""  # which bot's pipeline this is (see LABEL_BOT)
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,7 @@ class RunningContainer:
     pipeline_id: str
     node_path: str
     execution_id: str
+    bot_id: str = ""
 
 
 class Executor(Protocol):
@@ -76,14 +81,15 @@ class Executor(Protocol):
         """Follow an already running container (after an engine crash) to its end."""
         ...
 
-    def kill(self, execution_id: str) -> None:
+    def kill(self, execution_id: str, bot_id: str = "") -> None:
         """Cancel that execution; its blocked ``run`` returns state "cancelled"."""
         ...
 
     def running(self) -> list[RunningContainer]:
-        """Containers with ci-bot labels that still run."""
+        """Containers with ci-bot labels that are still there: running, or exited while
+        nobody followed them (their result is still to be collected)."""
         ...
 
-    def release_pipeline(self, pipeline_id: str) -> None:
+    def release_pipeline(self, pipeline_id: str, bot_id: str = "") -> None:
         """Drop per-pipeline resources (derived workspace images)."""
         ...

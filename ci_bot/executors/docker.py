@@ -28,6 +28,7 @@ from ci_bot.executors import outcomes
 from ci_bot.executors.base import (
     CANCELLED,
     DONE,
+    LABEL_BOT,
     LABEL_EXECUTION,
     LABEL_NODE,
     LABEL_PIPELINE,
@@ -79,7 +80,7 @@ class DockerExecutor:
         floor_ns = resume_point(spec.log_path)
         return self._logged(spec, lambda log: self._reattach(container_id, spec, log, floor_ns))
 
-    def kill(self, execution_id: str) -> None:
+    def kill(self, execution_id: str, bot_id: str = "") -> None:
         with self._lock:
             watch = self._watches.get(execution_id)
             if watch is None:
@@ -87,24 +88,31 @@ class DockerExecutor:
         if watch is not None:
             watch.cancel()
             return
-        for container in self._list({"label": f"{LABEL_EXECUTION}={execution_id}"}):
+        labels = [f"{LABEL_EXECUTION}={execution_id}"]
+        if bot_id:
+            labels.append(f"{LABEL_BOT}={bot_id}")
+        for container in self._list({"label": labels}):
             Watch(container, cancelled=True).cancel()  # started by another executor
 
     def running(self) -> list[RunningContainer]:
-        containers = self._list({"label": LABEL_EXECUTION, "status": "running"})
+        # Exited ones too: a container that ended while no engine followed it still
+        # holds its exit code and logs, and re-attaching collects them.
+        containers = self._list({"label": LABEL_EXECUTION})
         return [
             RunningContainer(
                 container_id=str(c.id),
                 pipeline_id=c.labels.get(LABEL_PIPELINE, ""),
                 node_path=c.labels.get(LABEL_NODE, ""),
                 execution_id=c.labels.get(LABEL_EXECUTION, ""),
+                bot_id=c.labels.get(LABEL_BOT, ""),
             )
             for c in containers
+            if c.status in ("running", "exited")
         ]
 
-    def release_pipeline(self, pipeline_id: str) -> None:
+    def release_pipeline(self, pipeline_id: str, bot_id: str = "") -> None:
         try:
-            self._workspaces.release(self._docker(), pipeline_id)
+            self._workspaces.release(self._docker(), pipeline_id, bot_id)
         except (DockerException, RequestException) as exc:
             raise ExecutorError(self._failure_message(exc)) from exc
 
@@ -133,7 +141,9 @@ class DockerExecutor:
         if spec.requires_docker and not self._allow_docker_socket:
             return outcomes.socket_refused()
         client = self._docker()
-        image_id = self._workspaces.image_for(client, spec.pipeline_id, spec.image, spec.source_dir)
+        image_id = self._workspaces.image_for(
+            client, spec.pipeline_id, spec.image, spec.source_dir, spec.bot_id
+        )
         container = self._create(client, image_id, spec)
         try:
             watch = self._watch(spec.execution_id, container)
@@ -212,6 +222,7 @@ class DockerExecutor:
                 LABEL_PIPELINE: spec.pipeline_id,
                 LABEL_NODE: spec.node_path,
                 LABEL_EXECUTION: spec.execution_id,
+                **({LABEL_BOT: spec.bot_id} if spec.bot_id else {}),
             },
             environment=environment,
             mounts=mounts,

@@ -95,7 +95,7 @@ class FakeExecutor:
     def reattach(self, container_id: str, spec: ExecSpec) -> ExecResult:
         return self.run(spec)
 
-    def kill(self, execution_id: str) -> None:
+    def kill(self, execution_id: str, bot_id: str = "") -> None:
         with self._lock:
             event = self._active.get(execution_id)
             if event is None:
@@ -106,7 +106,7 @@ class FakeExecutor:
     def running(self) -> list[RunningContainer]:
         return []
 
-    def release_pipeline(self, pipeline_id: str) -> None:
+    def release_pipeline(self, pipeline_id: str, bot_id: str = "") -> None:
         with self._lock:
             self.released.append(pipeline_id)
 

@@ -26,7 +26,7 @@ from docker import DockerClient
 from docker.errors import APIError, ImageNotFound
 
 from ci_bot.errors import ExecutorError
-from ci_bot.executors.base import LABEL_PIPELINE
+from ci_bot.executors.base import LABEL_BOT, LABEL_PIPELINE
 from ci_bot.executors.images import missing_image_message
 
 logger = logging.getLogger(__name__)
@@ -36,10 +36,11 @@ REPOSITORY = "ci-bot-workspace"
 LABEL_BASE_IMAGE = "ci-bot.workspace-of"
 
 
-def derived_image_name(pipeline_id: str, image: str) -> str:
-    """The deterministic name of the workspace image for (pipeline, image)."""
-    digest = hashlib.sha256(f"{pipeline_id}\0{image}".encode()).hexdigest()[:24]
-    return f"{REPOSITORY}:{digest}"
+def derived_image_name(pipeline_id: str, image: str, bot_id: str = "", source: str = "") -> str:
+    """The deterministic name of the workspace image for (bot, pipeline, image, source):
+    another bot's pipeline with the same id never gets this one's checkout."""
+    key = f"{bot_id}\0{pipeline_id}\0{image}\0{source}"
+    return f"{REPOSITORY}:{hashlib.sha256(key.encode()).hexdigest()[:24]}"
 
 
 class WorkspaceImages:
@@ -49,24 +50,28 @@ class WorkspaceImages:
         self._lock = threading.Lock()
         self._building: dict[tuple[str, str], threading.Lock] = {}
 
-    def image_for(self, client: DockerClient, pipeline_id: str, image: str, source: Path) -> str:
+    def image_for(
+        self, client: DockerClient, pipeline_id: str, image: str, source: Path, bot_id: str = ""
+    ) -> str:
         """The id of the derived image, built first if the engine does not have it."""
         with self._lock:
             key_lock = self._building.setdefault((pipeline_id, image), threading.Lock())
         with key_lock:
-            name = derived_image_name(pipeline_id, image)
+            name = derived_image_name(pipeline_id, image, bot_id, str(source))
             try:
                 logger.debug("docker images.get %s", name)
                 return str(client.images.get(name).id)
             except ImageNotFound:
-                return self._build(client, pipeline_id, image, source, name)
+                return self._build(client, pipeline_id, image, source, name, bot_id)
 
-    def release(self, client: DockerClient, pipeline_id: str) -> None:
+    def release(self, client: DockerClient, pipeline_id: str, bot_id: str = "") -> None:
         """Remove the pipeline's derived images (a running container keeps its layers)."""
         with self._lock:
             for key in [key for key in self._building if key[0] == pipeline_id]:
                 del self._building[key]
         labels = [f"{LABEL_PIPELINE}={pipeline_id}", LABEL_BASE_IMAGE]
+        if bot_id:
+            labels.append(f"{LABEL_BOT}={bot_id}")
         logger.debug("docker images.list label=%s", labels)
         for derived in client.images.list(filters={"label": labels}):
             for name in derived.tags or [str(derived.id)]:
@@ -79,7 +84,13 @@ class WorkspaceImages:
                     logger.warning("could not remove workspace image %s: %s", name, exc)
 
     def _build(
-        self, client: DockerClient, pipeline_id: str, image: str, source: Path, name: str
+        self,
+        client: DockerClient,
+        pipeline_id: str,
+        image: str,
+        source: Path,
+        name: str,
+        bot_id: str,
     ) -> str:
         if not source.is_dir():
             raise ExecutorError(f"the source directory {source} does not exist")
@@ -90,6 +101,8 @@ class WorkspaceImages:
             raise ExecutorError(missing_image_message(image)) from None
         owner = _owner(str(base.attrs.get("Config", {}).get("User") or ""))
         labels = {LABEL_PIPELINE: pipeline_id, LABEL_BASE_IMAGE: image}
+        if bot_id:
+            labels[LABEL_BOT] = bot_id
         logger.debug("docker containers.create %s (workspace builder)", image)
         builder = client.containers.create(str(base.id), command=["true"], labels=labels)
         try:

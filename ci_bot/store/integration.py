@@ -5,13 +5,14 @@ Slack message), and how far each reporter has read the run events."""
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ci_bot.store.records import Delivery
-from ci_bot.store.tables import CursorRow, DeliveryRow, PipelineMetaRow
+from ci_bot.store.tables import BotIdentityRow, CursorRow, DeliveryRow, PipelineMetaRow
 from ci_bot.store.transactions import NotFound, Transactions, record, utcnow
 
 
@@ -95,6 +96,25 @@ class IntegrationRecords(Transactions):
                 select(PipelineMetaRow.pipeline_id).filter_by(key=key, value=json.dumps(value))
             )
             return sorted(rows)
+
+    # --- identity --------------------------------------------------------------------------
+
+    def instance_id(self) -> str:
+        """This database's bot id, made once: it keeps bots sharing a Docker engine apart."""
+        with self._read() as session:
+            existing = session.get(BotIdentityRow, "bot")
+        if existing is not None:
+            return str(existing.id)
+        try:
+            with self._write() as session:
+                session.add(BotIdentityRow(key="bot", id=uuid.uuid4().hex[:12]))
+        except IntegrityError:
+            pass  # another process made it first: use theirs
+        with self._read() as session:
+            made = session.get(BotIdentityRow, "bot")
+            if made is None:
+                raise RuntimeError("the bot identity could not be stored")
+            return str(made.id)
 
     # --- reporter cursors -------------------------------------------------------------------
 

@@ -124,6 +124,15 @@ class PipelineMetaRow(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
+class BotIdentityRow(Base):
+    """One row: this database's bot id, which labels its containers and images."""
+
+    __tablename__ = "bot_identity"
+
+    key: Mapped[str] = mapped_column(String(10), primary_key=True)  # always "bot": one row
+    id: Mapped[str] = mapped_column(String(40))
+
+
 class CursorRow(Base):
     """How far each reporter has read the run events, so a restart loses none."""
 
@@ -131,3 +140,31 @@ class CursorRow(Base):
 
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class UiTokenRow(Base):
+    """Sign-in tokens for the web UI made with ``ci-bot ui-token create``; only a hash
+    is kept, so a copy of the database signs nobody in."""
+
+    __tablename__ = "ui_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class UiSessionRow(Base):
+    """A signed-in browser.  The cookie holds a random id; only its hash is kept here,
+    with the session's CSRF token, so signing out really ends it."""
+
+    __tablename__ = "ui_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(20))  # token | github
+    csrf_token: Mapped[str] = mapped_column(String(100))
+    # A GitHub user's OAuth token: asked for repository permissions, never shown.
+    github_token: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)

@@ -682,7 +682,7 @@ def _ci_bot(bot: Bot, *args: str, output: Path) -> subprocess.Popen[bytes]:
         )
 
 
-@pytest.mark.parametrize("container", ["still running", "removed"])
+@pytest.mark.parametrize("container", ["still running", "exited meanwhile", "removed"])
 def test_a_killed_engine_is_taken_over_without_running_done_nodes_twice(
     bot: Bot, tmp_path: Path, container: str
 ) -> None:
@@ -704,6 +704,12 @@ def test_a_killed_engine_is_taken_over_without_running_done_nodes_twice(
     if container == "removed":
         bot.docker.containers.get(slow.container_id).remove(force=True)
         (bot.data(1) / "release").touch()
+    if container == "exited meanwhile":  # it ended while no engine followed it
+        (bot.data(1) / "release").touch()
+        wait_for(
+            lambda: bot.docker.containers.get(slow.container_id).status == "exited",
+            "/slow's container to exit",
+        )
 
     resumed_at = time.monotonic()
     second = _ci_bot(bot, "resume", "1", output=output)
@@ -726,7 +732,11 @@ def test_a_killed_engine_is_taken_over_without_running_done_nodes_twice(
     assert len(bot.executions(1, "/quick")) == 1
     starts = bot.starts(1, since)
     slows = bot.executions(1, "/slow")
-    if container == "still running":
+    if container == "exited meanwhile":
+        assert [e.id for e in slows] == [slow.id]  # its result collected, not run again
+        assert starts == ["/after/one", "/after/two", "/quick", "/slow"]
+        assert log(slows[0]).count("slow finished") == 1
+    elif container == "still running":
         assert [e.id for e in slows] == [slow.id]  # followed to its end, not run again
         assert starts == ["/after/one", "/after/two", "/quick", "/slow"]
         lines = log(slows[0])
@@ -840,12 +850,6 @@ def test_a_generated_tree_with_a_bad_key_is_a_config_error_naming_it(bot: Bot) -
 # --- two bots, one Docker engine ------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="workspace images are named after (pipeline id, image) only, and pipeline ids "
-    "are per database: the second bot's pipeline 1 runs in the first bot's checkout "
-    "(fix: put the source dir in derived_image_name)",
-)
 def test_two_bots_on_one_docker_engine_keep_their_pipelines_apart(
     make_bot: Callable[..., Bot],
 ) -> None:
