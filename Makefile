@@ -8,9 +8,9 @@ PYTHON  ?= python3
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
 
-.PHONY: setup venv docker images lint typecheck pytest test demo bench clean
+.PHONY: setup venv docker images chromium lint typecheck pytest test demo bench clean
 
-setup: venv images
+setup: venv images chromium
 
 venv: $(STAMP)
 
@@ -27,6 +27,11 @@ docker:
 # The images tests and the demo run in, made without a registry.
 images: docker
 	bash scripts/build-images.sh
+
+# Debian's Chromium, which the web UI's browser tests drive through Playwright
+# (Playwright's own browser download is never used).
+chromium:
+	bash scripts/ensure-chromium.sh
 
 lint: venv
 	$(BIN)/ruff check .

@@ -116,6 +116,7 @@ def plan(path: Path, event_name: str, as_json: bool, **values: str) -> None:
 def _register_pipeline_commands() -> None:
     from ci_bot import cli_pipelines as commands
     from ci_bot.cli_serve import serve
+    from ci_bot.cli_ui import api, ui_token
 
     for command in (
         commands.run,
@@ -126,6 +127,8 @@ def _register_pipeline_commands() -> None:
         commands.unskip,
         commands.cancel,
         serve,
+        ui_token,
+        api,
     ):
         main.add_command(command)
 

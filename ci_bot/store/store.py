@@ -21,14 +21,16 @@ from ci_bot.store.tables import ExecutionRow, NodeRow, PipelineRow, RunEventRow
 from ci_bot.store.transactions import NotFound as NotFound  # re-exported for callers
 from ci_bot.store.transactions import record
 from ci_bot.store.transactions import utcnow as utcnow
+from ci_bot.store.ui_records import UiRecords
 from ci_bot.tree.nodes import Node, walk
 from ci_bot.tree.states import State
 from ci_bot.tree.treejson import from_json
 
 
-class Store(IntegrationRecords):
+class Store(IntegrationRecords, UiRecords):
     """Pipelines, nodes, executions, run events and leases (deliveries, pipeline meta
-    and reporter cursors come from ``IntegrationRecords``)."""
+    and reporter cursors come from ``IntegrationRecords``; the web UI's tokens and
+    sessions from ``UiRecords``)."""
 
     def __init__(self, url: str) -> None:
         super().__init__(url)

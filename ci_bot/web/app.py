@@ -14,7 +14,9 @@ from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
 from ci_bot.services import Services
-from ci_bot.web import health
+from ci_bot.web import github_webhooks, health
+from ci_bot.web.slack_interactions import blueprint as slack_blueprint
+from ci_bot.web.ui.blueprint import blueprint as ui_blueprint
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +28,9 @@ def create_app(services: Services) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["ci_bot"] = services
     app.register_blueprint(health.blueprint)
+    app.register_blueprint(github_webhooks.blueprint)
+    app.register_blueprint(slack_blueprint)
+    app.register_blueprint(ui_blueprint)
     app.register_error_handler(Exception, _error_response)
     return app
 

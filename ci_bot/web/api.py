@@ -1,0 +1,265 @@
+"""The JSON API under ``/api/``: everything the pages show and do (docs/api.md).
+
+Read: the pipeline list (filters, pages), one pipeline (``views.pipeline_json``),
+one node, its run events, an execution's log (tail, from an offset, the whole
+file) and a live stream.  Write: reset, skip, unskip, cancel, rerun-failed.
+Every error is a JSON ``{"error": sentence}`` with a 4xx status, never a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, abort, jsonify, request, send_file, url_for
+from werkzeug.exceptions import HTTPException
+
+from ci_bot.store.listing import PipelineFilter, list_pipelines, repositories
+from ci_bot.store.records import Execution, Pipeline
+from ci_bot.store.store import NotFound
+from ci_bot.store.views import pipeline_json
+from ci_bot.tree.states import State
+from ci_bot.web import auth
+from ci_bot.web.ui import stream
+from ci_bot.web.ui.actions import ACTIONS, ActionRefused, perform
+from ci_bot.web.ui.logs import log_file, read_from, read_tail
+from ci_bot.web.ui.nodes import find_node, iso_time, node_json
+from ci_bot.web.ui.state import services, ui_state
+
+logger = logging.getLogger(__name__)
+
+blueprint = Blueprint("api", __name__, url_prefix="/api")
+
+PER_PAGE = 50
+MAX_PER_PAGE = 200
+MAX_ID = 2**63 - 1  # the largest integer SQL databases store
+
+
+@blueprint.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> tuple[Response, int]:
+    return jsonify(error=error.description), error.code or 500
+
+
+@blueprint.errorhandler(NotFound)
+def _not_found(error: NotFound) -> tuple[Response, int]:
+    return jsonify(error=str(error)), 404
+
+
+@blueprint.errorhandler(ActionRefused)
+def _refused(error: ActionRefused) -> tuple[Response, int]:
+    return jsonify(error=str(error)), 409
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+@blueprint.get("/pipelines")
+def pipelines() -> Response:
+    wanted, page, per_page = list_arguments(request.args.to_dict(), auth_user())
+    found = list_pipelines(services().store, wanted, page, per_page)
+    return jsonify(
+        pipelines=[summary(p, found.exec_counts.get(p.id, {})) for p in found.pipelines],
+        page=page,
+        per_page=per_page,
+        total=found.total,
+        state_totals=found.state_totals,
+    )
+
+
+@blueprint.get("/pipelines/<int:pipeline_id>")
+def pipeline(pipeline_id: int) -> Response:
+    readable_pipeline(pipeline_id)
+    return jsonify(pipeline_json(services().store, pipeline_id))
+
+
+@blueprint.get("/pipelines/<int:pipeline_id>/nodes/", defaults={"path": "/"})
+@blueprint.get("/pipelines/<int:pipeline_id>/nodes/<path:path>")
+def node(pipeline_id: int, path: str) -> Response:
+    readable_pipeline(pipeline_id)
+    return jsonify(node_json(services(), pipeline_id, path))
+
+
+@blueprint.get("/pipelines/<int:pipeline_id>/events")
+def events(pipeline_id: int) -> Response:
+    readable_pipeline(pipeline_id)
+    after = _int_arg("after", 0, minimum=0)
+    found = services().store.events(pipeline_id, after=after)
+    return jsonify(
+        events=[
+            {
+                "id": e.id,
+                "path": e.path,
+                "kind": e.kind,
+                "state": e.state,
+                "message": e.message,
+                "actor": e.actor,
+                "created_at": iso_time(e.created_at),
+            }
+            for e in found
+        ]
+    )
+
+
+@blueprint.get("/pipelines/<int:pipeline_id>/executions/<int:execution_id>/log")
+def execution_log(pipeline_id: int, execution_id: int) -> Response:
+    """The log's tail, or with ``?offset=N`` what follows byte N (JSON)."""
+    execution, path = _log_of(pipeline_id, execution_id)
+    running = execution.ended_at is None
+    if "offset" in request.args:
+        chunk = read_from(path, _int_arg("offset", 0, minimum=0), whole_lines=running)
+    else:
+        chunk = read_tail(path)
+    return jsonify(
+        execution=execution_id,
+        start=chunk.start,
+        end=chunk.end,
+        size=chunk.size,
+        truncated=chunk.truncated,
+        finished=not running,
+        lines=chunk.lines,
+    )
+
+
+@blueprint.get("/pipelines/<int:pipeline_id>/executions/<int:execution_id>/log.txt")
+def execution_log_download(pipeline_id: int, execution_id: int) -> Response:
+    execution, path = _log_of(pipeline_id, execution_id)
+    if not path.is_file():
+        abort(404, f"execution {execution_id} has no log yet")
+    name = f"pipeline-{pipeline_id}{execution.path.replace('/', '-')}-{execution.attempt}.log"
+    return send_file(path, mimetype="text/plain", as_attachment=True, download_name=name)
+
+
+@blueprint.get("/pipelines/<int:pipeline_id>/stream")
+def live(pipeline_id: int) -> Response:
+    """Server-sent events: the pipeline after each change, and a node's new log lines."""
+    readable_pipeline(pipeline_id)
+    node = request.args.get("node")
+    if node is not None:
+        node = find_node(services(), pipeline_id, node)[0]
+    start = request.headers.get("Last-Event-ID") or request.args.get("from", "")
+    slots = ui_state().stream_slots
+    if not slots.acquire(blocking=False):
+        return _event_stream(stream.busy())
+    messages = stream.follow(services(), pipeline_id, node, stream.Position.parse(start))
+    response = _event_stream(messages)
+    # the server closes the response when the browser leaves, even before it was read
+    response.call_on_close(slots.release)
+    return response
+
+
+# --- doing ---------------------------------------------------------------------------------
+
+
+@blueprint.post("/pipelines/<int:pipeline_id>/<action>")
+def act(pipeline_id: int, action: str) -> Response:
+    """``reset``, ``skip``, ``unskip`` (a node: ``path``), ``cancel``, ``rerun-failed``."""
+    if action not in ACTIONS:
+        abort(404, f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
+    found = readable_pipeline(pipeline_id)
+    user = auth_user()
+    if not auth.can_write(user, found.repo):
+        abort(403, f"{user.name} may not change pipelines of {found.repo}")
+    body = request.get_json(silent=True) if request.is_json else request.form
+    path = str((body or {}).get("path", "/"))
+    result = perform(services(), pipeline_id, action, path, user.name)
+    return jsonify(
+        ok=True,
+        action=result.action,
+        pipeline=pipeline_id,
+        path=result.path,
+        paths=result.paths,
+        message=result.message,
+    )
+
+
+# --- shared with the pages -------------------------------------------------------------------
+
+
+def auth_user() -> auth.User:
+    user = auth.current_user()
+    if user is None:  # the gate lets no one through without a user; this is belt and braces
+        abort(401, "sign in first")
+    return user
+
+
+def readable_pipeline(pipeline_id: int) -> Pipeline:
+    """The pipeline, when it exists and the user may read it (404 otherwise: no probing)."""
+    if pipeline_id > MAX_ID:  # past what the database can hold: no such row
+        abort(404, f"no pipeline {pipeline_id}")
+    try:
+        found = services().store.pipeline(pipeline_id)
+    except NotFound:
+        abort(404, f"no pipeline {pipeline_id}")
+    if not auth.can_read(auth_user(), found.repo):
+        abort(404, f"no pipeline {pipeline_id}")
+    return found
+
+
+def list_arguments(args: dict[str, str], user: auth.User) -> tuple[PipelineFilter, int, int]:
+    """The filter and page a list request asks for; 400 on nonsense."""
+    state = args.get("state", "").strip()
+    if state and state not in {s.value for s in State}:
+        abort(400, f"unknown state {state!r}; one of {', '.join(s.value for s in State)}")
+    page = _int_arg("page", 1, minimum=1, args=args)
+    per_page = min(_int_arg("per_page", PER_PAGE, minimum=1, args=args), MAX_PER_PAGE)
+    allowed = auth.readable_repos(user, lambda: repositories(services().store))
+    wanted = PipelineFilter(
+        repo=args.get("repo", "").strip(),
+        branch=args.get("branch", "").strip(),
+        pr=args.get("pr", "").strip().lstrip("#"),
+        state=state,
+        repos=allowed,
+    )
+    return wanted, page, per_page
+
+
+def summary(pipeline: Pipeline, counts: dict[str, int]) -> dict[str, Any]:
+    end = pipeline.finished_at
+    return {
+        "id": pipeline.id,
+        "state": pipeline.state.value,
+        "repo": pipeline.repo,
+        "event": pipeline.event,
+        "branch": pipeline.branch,
+        "pr": pipeline.pr,
+        "tag": pipeline.tag,
+        "sha": pipeline.sha,
+        "title": pipeline.title,
+        "created_at": iso_time(pipeline.created_at),
+        "finished_at": iso_time(end),
+        "duration_seconds": (end - pipeline.created_at).total_seconds() if end else None,
+        "exec_counts": counts,
+        "url": url_for("ui.pages.pipeline", pipeline_id=pipeline.id),
+    }
+
+
+def _log_of(pipeline_id: int, execution_id: int) -> tuple[Execution, Path]:
+    readable_pipeline(pipeline_id)
+    if execution_id > MAX_ID:
+        abort(404, f"pipeline {pipeline_id} has no execution {execution_id}")
+    try:
+        execution = services().store.execution(execution_id)
+    except NotFound:
+        abort(404, f"pipeline {pipeline_id} has no execution {execution_id}")
+    path = log_file(services().settings, execution)
+    if execution.pipeline_id != pipeline_id or path is None:
+        abort(404, f"pipeline {pipeline_id} has no execution {execution_id}")
+    return execution, path
+
+
+def _int_arg(name: str, default: int, *, minimum: int, args: dict[str, str] | None = None) -> int:
+    text = (args if args is not None else request.args).get(name, "")
+    if not text:
+        return default
+    if not (text.isascii() and text.isdigit()) or len(text) > 12 or int(text) < minimum:
+        abort(400, f"{name} must be a whole number of at least {minimum}")
+    return int(text)
+
+
+def _event_stream(messages: Iterator[str]) -> Response:
+    response = Response(messages, mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Accel-Buffering"] = "no"  # nginx: pass each message on at once
+    return response

@@ -1,0 +1,149 @@
+"""The HTML pages: the pipeline list, a pipeline's tree, a node with its live log.
+
+Pages are drawn on the server and kept live by ``static/ci-bot.js`` through the
+JSON API and its event stream; without JavaScript they still show everything
+and their forms still work (each answers with a redirect back).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as WebResponse
+
+from ci_bot.store.listing import list_pipelines, repositories
+from ci_bot.store.store import NotFound
+from ci_bot.tree.states import State
+from ci_bot.web import auth
+from ci_bot.web.api import auth_user, list_arguments, readable_pipeline, summary
+from ci_bot.web.ui import views
+from ci_bot.web.ui.actions import ACTIONS, ActionRefused, perform
+from ci_bot.web.ui.markdown import render_doc
+from ci_bot.web.ui.nodes import node_json
+from ci_bot.web.ui.state import services
+
+blueprint = Blueprint("pages", __name__)
+
+
+@blueprint.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> tuple[str, int]:
+    code = error.code or 500
+    return render_template("error.html", code=code, message=error.description), code
+
+
+@blueprint.errorhandler(NotFound)
+def _not_found(error: NotFound) -> tuple[str, int]:
+    return render_template("error.html", code=404, message=str(error)), 404
+
+
+@blueprint.get("/")
+def home() -> WebResponse:
+    return redirect(url_for("ui.pages.pipelines"))
+
+
+@blueprint.get("/pipelines")
+def pipelines() -> str:
+    args = request.args.to_dict()
+    wanted, page, per_page = list_arguments(args, auth_user())
+    found = list_pipelines(services().store, wanted, page, per_page)
+    pages = max(1, math.ceil(found.total / per_page))
+    rows = [summary(p, found.exec_counts.get(p.id, {})) for p in found.pipelines]
+    for row, found_pipeline in zip(rows, found.pipelines, strict=True):
+        row["duration"] = views.pipeline_duration(found_pipeline)
+        row["counts"] = views.counts(row["exec_counts"])
+    user = auth_user()
+    repos = [r for r in repositories(services().store) if auth.can_read(user, r)]
+    return render_template(
+        "pipelines.html",
+        rows=rows,
+        filters=wanted,
+        repos=repos,
+        states=[s.value for s in State],
+        state_totals=found.state_totals,
+        total=found.total,
+        page=page,
+        pages=pages,
+        page_url=lambda number: _with_page(args, number),
+        state_url=lambda state: _with_state(args, state),
+    )
+
+
+@blueprint.get("/pipelines/<int:pipeline_id>")
+def pipeline(pipeline_id: int) -> str:
+    found = readable_pipeline(pipeline_id)
+    root, by_state = views.pipeline_tree(services(), pipeline_id)
+    return render_template(
+        "pipeline.html",
+        pipeline=found,
+        root=root,
+        counts=views.counts(by_state),
+        duration=views.pipeline_duration(found),
+        links=views.github_links(services(), found),
+        can_write=auth.can_write(auth_user(), found.repo),
+    )
+
+
+@blueprint.get("/pipelines/<int:pipeline_id>/nodes/<path:path>")
+def node(pipeline_id: int, path: str) -> str:
+    found = readable_pipeline(pipeline_id)
+    item = node_json(services(), pipeline_id, path)
+    shown = _shown_execution(item)
+    return render_template(
+        "node.html",
+        pipeline=found,
+        node=item,
+        shown=shown,
+        doc=render_doc(item["doc"]) if item["doc"] else None,
+        icon=views.icon,
+        links=views.github_links(services(), found),
+        can_write=auth.can_write(auth_user(), found.repo),
+        crumbs=_crumbs(pipeline_id, item["path"]),
+    )
+
+
+@blueprint.post("/pipelines/<int:pipeline_id>/actions/<action>")
+def act(pipeline_id: int, action: str) -> WebResponse:
+    """The forms' fallback without JavaScript: do it, then go back to the page."""
+    if action not in ACTIONS:
+        abort(404, f"unknown action {action!r}")
+    found = readable_pipeline(pipeline_id)
+    user = auth_user()
+    if not auth.can_write(user, found.repo):
+        abort(403, f"{user.name} may not change pipelines of {found.repo}")
+    try:
+        perform(services(), pipeline_id, action, request.form.get("path", "/"), user.name)
+    except ActionRefused as error:
+        abort(409, str(error))
+    return redirect(auth.local_path(request.form.get("next", f"/pipelines/{pipeline_id}")))
+
+
+def _shown_execution(item: dict[str, Any]) -> dict[str, Any] | None:
+    """The execution whose log the page shows: ``?execution=ID``, else the latest."""
+    executions = item.get("executions") or []
+    wanted = request.args.get("execution", "")
+    for execution in executions:
+        if str(execution["id"]) == wanted:
+            return dict(execution)
+    return dict(executions[-1]) if executions else None
+
+
+def _crumbs(pipeline_id: int, path: str) -> list[tuple[str, str]]:
+    parts = [part for part in path.split("/") if part]
+    crumbs = [(f"pipeline {pipeline_id}", url_for("ui.pages.pipeline", pipeline_id=pipeline_id))]
+    for index, part in enumerate(parts):
+        below = "/".join(parts[: index + 1])
+        crumbs.append((part, url_for("ui.pages.node", pipeline_id=pipeline_id, path=below)))
+    return crumbs
+
+
+def _with_page(args: dict[str, str], number: int) -> str:
+    return "?" + urlencode({**{k: v for k, v in args.items() if v}, "page": number})
+
+
+def _with_state(args: dict[str, str], state: str) -> str:
+    kept = {k: v for k, v in args.items() if v and k not in ("state", "page")}
+    return "?" + urlencode({**kept, "state": state} if state else kept)
