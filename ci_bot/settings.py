@@ -105,6 +105,13 @@ SETTINGS: dict[str, Setting] = {
     "github_api_url": Setting(
         "CI_BOT_GITHUB_API_URL", "GitHub's API; GitHub Enterprise: https://HOST/api/v3.", _url
     ),
+    "github_oauth_client_id": Setting(
+        "CI_BOT_GITHUB_OAUTH_CLIENT_ID",
+        "OAuth App client id: lets people sign in to the UI with GitHub.",
+    ),
+    "github_oauth_client_secret": Setting(
+        "CI_BOT_GITHUB_OAUTH_CLIENT_SECRET", "That OAuth App's client secret.", secret=True
+    ),
     "slack_token": Setting("CI_BOT_SLACK_TOKEN", "Slack bot token (xoxb-...).", secret=True),
     "slack_signing_secret": Setting(
         "CI_BOT_SLACK_SIGNING_SECRET", "Slack signing secret, for interactions.", secret=True
@@ -143,6 +150,8 @@ class Settings:
     github_private_key_file: Path | None = None
     github_token: str = field(default="", repr=False)
     github_api_url: str = "https://api.github.com"
+    github_oauth_client_id: str = ""
+    github_oauth_client_secret: str = field(default="", repr=False)
     slack_token: str = field(default="", repr=False)
     slack_signing_secret: str = field(default="", repr=False)
     slack_channel: str = ""

@@ -13,13 +13,19 @@ from ci_bot.web.app import create_app
 from tests.pipelines import create_pipeline
 
 
-def test_healthz_and_metrics(tmp_path: Path) -> None:
-    services = open_services(Settings.from_env({}, data_dir=tmp_path), executor=FakeExecutor())
+TOKEN = "metrics-scraper-token-0123"
+
+
+def test_healthz_is_open_and_metrics_need_a_token(tmp_path: Path) -> None:
+    settings = Settings.from_env({}, data_dir=tmp_path, ui_tokens=(TOKEN,))
+    services = open_services(settings, executor=FakeExecutor())
     create_pipeline(services.store, '[pipeline.main]\nimage = "x"\n[pipeline.main.a]\nrun = "a"\n')
     client = create_app(services).test_client()
     health = client.get("/healthz")
     assert health.status_code == 200 and health.get_json() == {"ok": True, "database": "ok"}
-    metrics = client.get("/metrics").get_data(as_text=True)
+    assert client.get("/metrics").status_code == 401
+    authorization = {"Authorization": f"Bearer {TOKEN}"}
+    metrics = client.get("/metrics", headers=authorization).get_data(as_text=True)
     assert 'ci_bot_pipelines{state="pending"} 1' in metrics
     assert "ci_bot_executions_active 0" in metrics
 

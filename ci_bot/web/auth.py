@@ -34,7 +34,7 @@ SESSION_COOKIE = "ci_bot_session"
 SESSION_SECONDS = 12 * 3600
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
-OPEN_PATHS = ("/healthz", "/metrics", "/sign-in", "/sign-in/github", "/sign-in/github/callback")
+OPEN_PATHS = ("/healthz", "/sign-in", "/sign-in/github", "/sign-in/github/callback")
 OPEN_PREFIXES = ("/webhooks/", "/ui-static/")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -80,7 +80,7 @@ def gate() -> WebResponse | None:
     user = _request_user()
     g.ci_bot_user = user
     if user is None:
-        if path.startswith("/api/"):
+        if path.startswith("/api/") or path == "/metrics":  # machines get 401, not a form
             response = jsonify(error="sign in first: send Authorization: Bearer TOKEN")
             response.status_code = 401
             response.headers["WWW-Authenticate"] = 'Bearer realm="ci-bot"'

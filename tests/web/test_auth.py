@@ -52,7 +52,7 @@ def test_strangers_are_sent_to_sign_in_and_the_api_answers_401(bot: Bot) -> None
 def test_health_webhooks_and_sign_in_stay_open(bot: Bot) -> None:
     client = bot.app.test_client()
     assert client.get("/healthz").status_code == 200
-    assert client.get("/metrics").status_code == 200
+    assert client.get("/metrics").status_code == 401  # a scraper sends a Bearer token
     assert client.get("/sign-in").status_code == 200
     with client.get("/ui-static/ci-bot.css") as css:
         assert css.status_code == 200

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 
 from flask import Flask, current_app
 
 from ci_bot.services import Services
-from ci_bot.web.ui.github import OAuthConfig, PermissionCache
+from ci_bot.web.ui.github import CLIENT_ID_ENV, CLIENT_SECRET_ENV, OAuthConfig, PermissionCache
 
 # Each live stream holds a server thread (waitress has 8 by default) for up to
 # STREAM_SECONDS; past this many at once, a browser is told to come back shortly.
@@ -26,7 +25,12 @@ class UiState:
 def setup(app: Flask) -> None:
     """Read the UI's own settings once, when the blueprint is registered."""
     services: Services = app.extensions["ci_bot"]
-    oauth = OAuthConfig.from_env(os.environ, services.settings)
+    settings = services.settings
+    environ = {
+        CLIENT_ID_ENV: settings.github_oauth_client_id,
+        CLIENT_SECRET_ENV: settings.github_oauth_client_secret,
+    }
+    oauth = OAuthConfig.from_env(environ, settings)
     app.extensions["ci_bot_ui"] = UiState(
         oauth=oauth,
         permissions=PermissionCache(oauth) if oauth else None,
