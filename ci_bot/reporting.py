@@ -32,42 +32,52 @@ class Reporter(Protocol):
 
 
 class ReporterHub:
+    """Feeds each reporter on its own thread, so a slow Slack never delays GitHub."""
+
     def __init__(self, store: Store, reporters: list[Reporter], poll_seconds: float = 0.25):
         self.store = store
         self.reporters = reporters
         self.poll_seconds = poll_seconds
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="ci-bot-reporters", daemon=True)
-        self._thread.start()
+        for reporter in self.reporters:
+            thread = threading.Thread(
+                target=self._loop, args=(reporter,), name=f"reporter-{reporter.name}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads.clear()
         self.step()  # the final states still go out
 
     def wake(self) -> None:
         self._wake.set()
 
-    def _loop(self) -> None:
+    def _loop(self, reporter: Reporter) -> None:
         while not self._stop.is_set():
-            self.step()
+            self._step_one(reporter)
             self._wake.wait(self.poll_seconds)
             self._wake.clear()
 
     def step(self) -> None:
-        """Deliver new events to every reporter, then let each flush."""
+        """Deliver new events to every reporter, then let each flush (in this thread)."""
         for reporter in self.reporters:
-            try:
-                self._feed(reporter)
-                reporter.flush()
-            except Exception:  # a reporter's outage must never stop the others
-                logger.exception("reporter %s failed; it will be retried", reporter.name)
+            self._step_one(reporter)
+
+    def _step_one(self, reporter: Reporter) -> None:
+        try:
+            self._feed(reporter)
+            reporter.flush()
+        except Exception:  # a reporter's outage must never stop the others
+            logger.exception("reporter %s failed; it will be retried", reporter.name)
 
     def _feed(self, reporter: Reporter) -> None:
         position = self.store.cursor(reporter.name)
