@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -84,11 +86,17 @@ def summarize(config: Config) -> str:
 @click.option("--sha", default="", help="The commit.")
 @click.option("--repo", default="", help="owner/name.")
 @click.option("--author", default="", help="Who pushed or opened the PR.")
+@click.option(
+    "--at",
+    type=click.DateTime(["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]),
+    default=None,
+    help="cron: the minute (UTC) a schedule fires; only entries that fire then match.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
-def plan(path: Path, event_name: str, as_json: bool, **values: str) -> None:
+def plan(path: Path, event_name: str, as_json: bool, at: datetime | None, **values: str) -> None:
     """Show the tree an event would run, with skipped nodes and why."""
     config = load_config(path)
-    event = Event(name=event_name, **values)
+    event = dataclasses.replace(Event(name=event_name), at=at, **values)
     chosen = select(config, event)
     if isinstance(chosen, NoMatch):
         click.echo(chosen.explain(), err=True)

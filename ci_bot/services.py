@@ -8,6 +8,7 @@ tests all build the bot the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from ci_bot.engine.runner import Engine
 from ci_bot.executors.base import Executor
@@ -16,6 +17,14 @@ from ci_bot.reporting import Reporter, ReporterHub
 from ci_bot.secrets import load_secrets
 from ci_bot.settings import Settings
 from ci_bot.store.store import Store
+
+
+class Background(Protocol):
+    """A thread of its own that ``serve`` starts and stops (the cron trigger)."""
+
+    def start(self) -> None: ...
+
+    def stop(self, timeout: float = 5.0) -> None: ...
 
 
 @dataclass
@@ -27,6 +36,7 @@ class Services:
     queue: InProcessQueue = field(default_factory=InProcessQueue)
     reporters: list[Reporter] = field(default_factory=list)
     hub: ReporterHub | None = None
+    background: list[Background] = field(default_factory=list)  # e.g. the cron trigger
 
     def start(self) -> None:
         """Start the background work of ``ci-bot serve``: engine, jobs, reporters."""
@@ -37,8 +47,12 @@ class Services:
         resubmit_unhandled(self)  # deliveries stored before a restart but never handled
         self.hub = ReporterHub(self.store, self.reporters)
         self.hub.start()
+        for worker in self.background:
+            worker.start()
 
     def stop(self) -> None:
+        for worker in self.background:
+            worker.stop()
         self.queue.stop()
         self.engine.stop()
         if self.hub is not None:

@@ -13,6 +13,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from ci_bot.errors import CiBotError
+from ci_bot.github import cron
 from ci_bot.github.approval import ask_for_approval, must_wait
 from ci_bot.github.bot import GitHubBot
 from ci_bot.github.comment_commands import handle_comment
@@ -49,8 +50,13 @@ def handle_delivery(bot: GitHubBot, delivery_id: str) -> None:
     if delivery.status != "received":
         return  # handled already (a replay raced the first submission)
     try:
-        work = route(delivery.event, json.loads(delivery.payload))
-        outcome = perform(bot, work, delivery_id)
+        payload = json.loads(delivery.payload)
+        if delivery.source == cron.SOURCE:
+            outcome = launch_request(
+                bot, cron.request_for_cron(cron.scheduled_run(payload), delivery_id)
+            )
+        else:
+            outcome = perform(bot, route(delivery.event, payload), delivery_id)
         status = "deferred" if isinstance(outcome, Deferred) else "handled"
         text = outcome.reason if isinstance(outcome, Deferred) else outcome
     except CiBotError as error:
@@ -87,7 +93,7 @@ def resubmit(
     count = 0
     for status in statuses:
         for delivery in store.deliveries_with_status(status):
-            if delivery.source != SOURCE:
+            if delivery.source not in (SOURCE, cron.SOURCE):
                 continue
             if status != "received":
                 store.finish_delivery(delivery.id, "received", "submitted again")
@@ -134,6 +140,7 @@ def attach_github(services: Services) -> GitHubBot:
     bot = GitHubBot(services, api, Mirrors(services.settings.data_dir / "mirrors"), mask)
     services.queue.register(JOB, lambda payload: handle_delivery(bot, str(payload["delivery"])))
     services.reporters.append(DeferredLaunches(services.store, services.queue))
+    services.background.append(cron.CronTrigger(bot, JOB))
     if api is not None:
         services.reporters.append(ChecksReporter(services.store, services.settings, api, mask=mask))
     return bot

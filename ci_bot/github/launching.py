@@ -27,6 +27,8 @@ from integrations.github.config_checks import report_config_error, report_no_pip
 
 logger = logging.getLogger(__name__)
 
+REPO_META = "github_repo_info"
+
 
 @dataclass(frozen=True)
 class Deferred:
@@ -156,6 +158,8 @@ def _remember(
         "github_sha_key": f"{event.repo}@{event.sha}",
         KEY_META: key,
         "github_delivery": request.delivery,
+        # what a scheduled ([[cron]]) pipeline needs to fetch this repository later
+        REPO_META: dataclasses.asdict(request.repo),
     }
     if request.pr is not None:
         meta |= {"github_pr": request.pr, "github_head_repo": request.head_repo}

@@ -8,7 +8,7 @@ import json
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from ci_bot.store.records import Delivery
@@ -96,6 +96,17 @@ class IntegrationRecords(Transactions):
                 select(PipelineMetaRow.pipeline_id).filter_by(key=key, value=json.dumps(value))
             )
             return sorted(rows)
+
+    def meta_values(self, key: str) -> list[Any]:
+        """Every distinct value stored under ``key``, newest pipeline's first."""
+        with self._read() as session:
+            rows = session.execute(
+                select(PipelineMetaRow.value)
+                .filter_by(key=key)
+                .group_by(PipelineMetaRow.value)
+                .order_by(func.max(PipelineMetaRow.pipeline_id).desc())
+            )
+            return [json.loads(value) for (value,) in rows]
 
     # --- identity --------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from ci_bot.tree.config import Config, EventEntry
 from ci_bot.tree.nodes import Node, join_path
@@ -26,6 +27,9 @@ class Event:
     repo: str = ""
     pr: str = ""
     author: str = ""
+    # When a schedule fired (UTC): a [[cron]] entry applies only when its schedule
+    # matches this minute.  None (``ci-bot plan``): every cron entry is a candidate.
+    at: datetime | None = None
 
     def values(self) -> dict[str, str]:
         return {
@@ -68,6 +72,14 @@ def select(config: Config, event: Event) -> Plan | NoMatch:
     values = event.values()
     tried: list[tuple[EventEntry, str]] = []
     for entry in config.entries_for(event.name):
+        schedule = entry.schedule
+        if schedule is not None and event.at is not None and not schedule.matches(event.at):
+            when = event.at.strftime("%Y-%m-%d %H:%M")
+            tried.append((entry, f"schedule {schedule.source!r} does not fire at {when} UTC"))
+            continue
+        if entry.branch and event.branch and entry.branch != event.branch:
+            tried.append((entry, f"it builds branch {entry.branch!r}, not {event.branch!r}"))
+            continue
         if entry.filter is not None and not entry.filter.evaluate(values):
             tried.append(
                 (entry, f"filter {entry.filter.source!r} is false: {entry.filter.explain(values)}")
