@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from textwrap import dedent
 
 from ci_bot.tree.config import Config, parse_config
@@ -175,3 +176,30 @@ def test_event_values_are_what_filters_see() -> None:
         "pr": "42",
         "author": "",
     }
+
+
+def test_a_cron_entry_applies_only_at_its_minute_and_on_its_branch() -> None:
+    config = parse_config(
+        """
+        [[cron]]
+        schedule = "0 3 * * *"
+        pipeline = "main"
+        [[cron]]
+        schedule = "0 12 * * *"
+        branch = "release"
+        pipeline = "main"
+        [pipeline.main.a]
+        run = "a"
+        """
+    )
+    three = select(config, Event("cron", branch="main", at=datetime(2026, 1, 1, 3, 0)))
+    assert isinstance(three, Plan) and three.entry.index == 0
+    noon = select(config, Event("cron", branch="release", at=datetime(2026, 1, 1, 12, 0)))
+    assert isinstance(noon, Plan) and noon.entry.index == 1
+    wrong_branch = select(config, Event("cron", branch="main", at=datetime(2026, 1, 1, 12, 0)))
+    assert isinstance(wrong_branch, NoMatch)
+    explained = wrong_branch.explain()
+    assert "does not fire at 2026-01-01 12:00 UTC" in explained
+    assert "builds branch 'release', not 'main'" in explained
+    anytime = select(config, Event("cron", branch="main"))  # `ci-bot plan` without --at
+    assert isinstance(anytime, Plan) and anytime.entry.index == 0
