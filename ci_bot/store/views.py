@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from ci_bot.engine.scheduler import node_states
-from ci_bot.store.records import Execution
+from ci_bot.store.records import Execution, Pipeline
 from ci_bot.store.store import Store
 from ci_bot.tree.nodes import walk
 
@@ -26,8 +26,13 @@ def pipeline_json(store: Store, pipeline_id: int) -> dict[str, Any]:
             item["skip_reason"] = skips[path].skip_reason
         if node.is_exec:
             item["message"] = skips[path].message
-            item["executions"] = [_execution_json(e) for e in by_path.get(path, [])]
+            item["executions"] = [execution_json(e) for e in by_path.get(path, [])]
         nodes.append(item)
+    return {**pipeline_header(pipeline), "entry": pipeline.entry, "nodes": nodes}
+
+
+def pipeline_header(pipeline: Pipeline) -> dict[str, Any]:
+    """What identifies a pipeline; the list in the API shows these too."""
     return {
         "id": pipeline.id,
         "state": pipeline.state.value,
@@ -38,25 +43,24 @@ def pipeline_json(store: Store, pipeline_id: int) -> dict[str, Any]:
         "tag": pipeline.tag,
         "sha": pipeline.sha,
         "title": pipeline.title,
-        "entry": pipeline.entry,
-        "created_at": _time(pipeline.created_at),
-        "finished_at": _time(pipeline.finished_at),
-        "nodes": nodes,
+        "created_at": iso_time(pipeline.created_at),
+        "finished_at": iso_time(pipeline.finished_at),
     }
 
 
-def _execution_json(execution: Execution) -> dict[str, Any]:
+def execution_json(execution: Execution) -> dict[str, Any]:
     return {
         "id": execution.id,
         "attempt": execution.attempt,
         "state": execution.state.value,
         "exit_code": execution.exit_code,
         "message": execution.message,
-        "started_at": _time(execution.started_at),
-        "ended_at": _time(execution.ended_at),
+        "started_at": iso_time(execution.started_at),
+        "ended_at": iso_time(execution.ended_at),
         "reused_from": execution.reused_from,
     }
 
 
-def _time(moment: datetime | None) -> str | None:
+def iso_time(moment: datetime | None) -> str | None:
+    """The store's naive UTC times, as ISO 8601 with milliseconds and ``Z``."""
     return moment.isoformat(timespec="milliseconds") + "Z" if moment else None

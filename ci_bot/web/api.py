@@ -19,13 +19,13 @@ from werkzeug.exceptions import HTTPException
 from ci_bot.store.listing import PipelineFilter, list_pipelines, repositories
 from ci_bot.store.records import Execution, Pipeline
 from ci_bot.store.store import NotFound
-from ci_bot.store.views import pipeline_json
+from ci_bot.store.views import iso_time, pipeline_header, pipeline_json
 from ci_bot.tree.states import State
 from ci_bot.web import auth
 from ci_bot.web.ui import stream
 from ci_bot.web.ui.actions import ACTIONS, ActionRefused, perform
 from ci_bot.web.ui.logs import log_file, read_from, read_tail
-from ci_bot.web.ui.nodes import find_node, iso_time, node_json
+from ci_bot.web.ui.nodes import find_node, node_json
 from ci_bot.web.ui.state import services, ui_state
 
 logger = logging.getLogger(__name__)
@@ -218,17 +218,7 @@ def list_arguments(args: dict[str, str], user: auth.User) -> tuple[PipelineFilte
 def summary(pipeline: Pipeline, counts: dict[str, int]) -> dict[str, Any]:
     end = pipeline.finished_at
     return {
-        "id": pipeline.id,
-        "state": pipeline.state.value,
-        "repo": pipeline.repo,
-        "event": pipeline.event,
-        "branch": pipeline.branch,
-        "pr": pipeline.pr,
-        "tag": pipeline.tag,
-        "sha": pipeline.sha,
-        "title": pipeline.title,
-        "created_at": iso_time(pipeline.created_at),
-        "finished_at": iso_time(end),
+        **pipeline_header(pipeline),
         "duration_seconds": (end - pipeline.created_at).total_seconds() if end else None,
         "exec_counts": counts,
         "url": url_for("ui.pages.pipeline", pipeline_id=pipeline.id),

@@ -8,9 +8,9 @@ from typing import cast
 from flask import Blueprint, Flask, Response, url_for
 from flask.sansio.blueprints import BlueprintSetupState
 
+from ci_bot.store.views import iso_time
 from ci_bot.web import api, auth
 from ci_bot.web.ui import pages, signin, state, views
-from ci_bot.web.ui.nodes import iso_time
 
 blueprint = Blueprint(
     "ui",

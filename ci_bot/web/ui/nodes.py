@@ -3,7 +3,6 @@ never), documentation, children, and its executions with where their logs are.""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from flask import url_for
@@ -11,6 +10,7 @@ from flask import url_for
 from ci_bot.engine.scheduler import node_states
 from ci_bot.services import Services
 from ci_bot.store.store import NotFound
+from ci_bot.store.views import execution_json
 from ci_bot.tree.nodes import Node, Resolved, walk
 from ci_bot.tree.params import PARAMS
 from ci_bot.web.ui.logs import log_file
@@ -87,14 +87,7 @@ def _executions(services: Services, pipeline_id: int, path: str) -> list[dict[st
         found = log_file(services.settings, execution)
         items.append(
             {
-                "id": execution.id,
-                "attempt": execution.attempt,
-                "state": execution.state.value,
-                "exit_code": execution.exit_code,
-                "message": execution.message,
-                "started_at": iso_time(execution.started_at),
-                "ended_at": iso_time(execution.ended_at),
-                "reused_from": execution.reused_from,
+                **execution_json(execution),
                 "log_bytes": found.stat().st_size if found and found.is_file() else 0,
                 "log_url": url_for(
                     "ui.api.execution_log", pipeline_id=pipeline_id, execution_id=execution.id
@@ -107,11 +100,6 @@ def _executions(services: Services, pipeline_id: int, path: str) -> list[dict[st
             }
         )
     return items
-
-
-def iso_time(moment: datetime | None) -> str | None:
-    """The store's naive UTC times as ``views.pipeline_json`` writes them."""
-    return moment.isoformat(timespec="milliseconds") + "Z" if moment else None
 
 
 def _masked_env(env: dict[str, str], secrets: dict[str, str]) -> dict[str, str]:
