@@ -4,6 +4,7 @@ CiBotError                 base: a sentence a person can act on, never a traceba
 ├── ConfigError            conducto.cfg (or a generated tree) is wrong; holds every problem
 ├── WebhookError           a delivery we refuse (bad signature, malformed body)
 ├── ExecutorError          the container infrastructure failed (image missing, daemon gone)
+├── SigningError           a node's `sign` could not be done (no key, nothing matched)
 └── IntegrationError       GitHub or Slack answered with an error
 """
 
@@ -49,6 +50,10 @@ class WebhookError(CiBotError):
 
 class ExecutorError(CiBotError):
     """The infrastructure that runs containers failed; the message says what to do."""
+
+
+class SigningError(CiBotError):
+    """Signing a node's artifacts failed; the node ends in error with this sentence."""
 
 
 class IntegrationError(CiBotError):

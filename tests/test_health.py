@@ -12,7 +12,6 @@ from ci_bot.settings import Settings
 from ci_bot.web.app import create_app
 from tests.pipelines import create_pipeline
 
-
 TOKEN = "metrics-scraper-token-0123"
 
 

@@ -6,6 +6,8 @@ queues those executions in the store and runs each in a thread.  Everything a
 person does (reset, skip, cancel) is written to the store by whoever asked, so
 any process running the engine honours it.  A pipeline whose engine died is
 taken over: its still-running containers are re-attached, the rest retried.
+Around each run, ``artifacts.py`` may restore an earlier result instead
+(``reuse``) and, once a run ended done, saves its outputs and signs (``sign``).
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from ci_bot.engine.artifacts import Artifacts, Job
 from ci_bot.engine.context import build_spec, log_dir
 from ci_bot.engine.scheduler import Limits, pick
-from ci_bot.executors.base import WORKER_ERROR, ExecResult, ExecSpec, Executor
+from ci_bot.executors.base import DONE, WORKER_ERROR, ExecResult, ExecSpec, Executor
 from ci_bot.settings import Settings
 from ci_bot.store.records import Execution, Pipeline
 from ci_bot.store.store import Store
@@ -56,6 +59,7 @@ class Engine:
         self.executor = executor
         self.settings = settings
         self.secrets = secrets or {}
+        self.artifacts = Artifacts(settings, store, executor)
         self.poll_seconds = poll_seconds
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.bot_id = store.instance_id()
@@ -221,23 +225,34 @@ class Engine:
             )
         thread = threading.Thread(
             target=self._execute,
-            args=(execution, spec, resolved.retry, attach),
+            args=(execution, spec, resolved, attach),
             name=f"exec-{execution.id}",
             daemon=True,
         )
         thread.start()
 
     def _execute(
-        self, execution: Execution, spec: ExecSpec, retry: int, attach: str | None
+        self, execution: Execution, spec: ExecSpec, resolved: Resolved, attach: str | None
     ) -> None:
         try:
-            result = self._run(execution, spec, attach)
+            job = Job(self.store.pipeline(execution.pipeline_id), execution, spec, resolved)
+            key = self.artifacts.reuse_key(job)
+            reused = self.artifacts.take_earlier(job, key) if attach is None else None
+            if reused is not None:
+                result = ExecResult(DONE, None, reused.message)
+            else:
+                result = self._run(execution, spec, attach)
+            offered = ""  # the key its outputs are offered for reuse under
+            if result.state == DONE:
+                result, offered = self.artifacts.after_done(job, key, reused, result)
             self.store.finish(
                 execution.id,
                 State(result.state),
                 exit_code=result.exit_code,
                 message=result.message,
-                retry_limit=retry,
+                retry_limit=resolved.retry,
+                reused_from=reused.execution_id if reused else None,
+                reuse_key=offered,
             )
         except Exception:
             logger.exception("execution %s of %s failed to finish", execution.id, execution.path)

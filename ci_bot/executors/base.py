@@ -93,3 +93,8 @@ class Executor(Protocol):
     def release_pipeline(self, pipeline_id: str, bot_id: str = "") -> None:
         """Drop per-pipeline resources (derived workspace images)."""
         ...
+
+    def image_id(self, image: str) -> str | None:
+        """The engine's id (``sha256:…``) of the image named ``image``; None when the engine
+        does not have it.  ``reuse`` keys on it, so a rebuilt image is a new key."""
+        ...

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import docker
 from docker import DockerClient
-from docker.errors import APIError, DockerException, NotFound
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.models.containers import Container
 from docker.types import Mount
 from requests import RequestException
@@ -113,6 +113,15 @@ class DockerExecutor:
     def release_pipeline(self, pipeline_id: str, bot_id: str = "") -> None:
         try:
             self._workspaces.release(self._docker(), pipeline_id, bot_id)
+        except (DockerException, RequestException) as exc:
+            raise ExecutorError(self._failure_message(exc)) from exc
+
+    def image_id(self, image: str) -> str | None:
+        logger.debug("docker images.get %s", image)
+        try:
+            return str(self._docker().images.get(image).id)
+        except ImageNotFound:
+            return None
         except (DockerException, RequestException) as exc:
             raise ExecutorError(self._failure_message(exc)) from exc
 

@@ -32,6 +32,7 @@ class Expect:
     output: str = ""
     command: str | None = None
     hold: threading.Event | None = None
+    files: dict[str, str] = field(default_factory=dict)  # written into $CI_DATA when it runs
 
 
 @dataclass
@@ -40,6 +41,7 @@ class FakeExecutor:
     ran: list[ExecSpec] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
     released: list[str] = field(default_factory=list)  # pipeline ids, by release_pipeline
+    image_ids: dict[str, str | None] = field(default_factory=dict)  # for image_id()
     peak: int = 0
     _active: dict[str, threading.Event] = field(default_factory=dict)
     _killed: set[str] = field(default_factory=set)  # killed before their run() began
@@ -67,6 +69,9 @@ class FakeExecutor:
                 on_started(f"fake-{spec.execution_id}")
             spec.log_path.parent.mkdir(parents=True, exist_ok=True)
             spec.log_path.write_text(expectation.output, encoding="utf-8")
+            for name, text in expectation.files.items():
+                (spec.data_dir / name).parent.mkdir(parents=True, exist_ok=True)
+                (spec.data_dir / name).write_text(text, encoding="utf-8")
             while expectation.hold is not None and not expectation.hold.wait(0.01):
                 if cancel.is_set():
                     return ExecResult(CANCELLED, None, "cancelled")
@@ -109,6 +114,10 @@ class FakeExecutor:
     def release_pipeline(self, pipeline_id: str, bot_id: str = "") -> None:
         with self._lock:
             self.released.append(pipeline_id)
+
+    def image_id(self, image: str) -> str | None:
+        """``image_ids[image]`` when the test set it (None: missing), else a stable fake id."""
+        return self.image_ids.get(image, f"sha256:fake-{image}")
 
     def assert_all_used(self) -> None:
         problems = [f"expected but never ran: {e.path}" for e in self.expected]

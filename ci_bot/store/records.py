@@ -80,6 +80,16 @@ class Execution:
 
 
 @dataclass(frozen=True)
+class ReuseResult:
+    """An execution whose saved outputs a later run with the same key may take."""
+
+    execution_id: int
+    pipeline_id: int
+    path: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class RunEvent:
     id: int
     pipeline_id: int

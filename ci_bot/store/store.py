@@ -16,8 +16,15 @@ from sqlalchemy.orm import Session
 
 from ci_bot.engine.scheduler import is_settled, node_states
 from ci_bot.store.integration import IntegrationRecords
-from ci_bot.store.records import Execution, NewPipeline, NodeRecord, Pipeline, RunEvent
-from ci_bot.store.tables import ExecutionRow, NodeRow, PipelineRow, RunEventRow
+from ci_bot.store.records import (
+    Execution,
+    NewPipeline,
+    NodeRecord,
+    Pipeline,
+    ReuseResult,
+    RunEvent,
+)
+from ci_bot.store.tables import ExecutionRow, NodeRow, PipelineRow, ReuseRow, RunEventRow
 from ci_bot.store.transactions import NotFound as NotFound  # re-exported for callers
 from ci_bot.store.transactions import record
 from ci_bot.store.transactions import utcnow as utcnow
@@ -136,6 +143,21 @@ class Store(IntegrationRecords, UiRecords):
                 raise NotFound(f"no execution {execution_id}")
             return record(Execution, row, state=State(row.state))
 
+    def reusable(self, repo: str, key: str) -> list[ReuseResult]:
+        """Executions of ``repo`` that ended done with outputs saved under ``key``, newest first."""
+        with self._read() as session:
+            rows = session.execute(
+                select(ExecutionRow, ReuseRow.created_at)
+                .join(ReuseRow, ReuseRow.execution_id == ExecutionRow.id)
+                .where(
+                    ReuseRow.repo == repo,
+                    ReuseRow.key == key,
+                    ExecutionRow.state == State.DONE.value,
+                )
+                .order_by(ReuseRow.id.desc())
+            )
+            return [ReuseResult(e.id, e.pipeline_id, e.path, created) for e, created in rows]
+
     def queue(self, pipeline_id: int, path: str, log_dir: str) -> Execution:
         """A new execution for a pending Exec; the Exec becomes queued."""
         with self._write() as session:
@@ -179,14 +201,26 @@ class Store(IntegrationRecords, UiRecords):
         exit_code: int | None = None,
         message: str = "",
         retry_limit: int = 0,
+        reused_from: int | None = None,
+        reuse_key: str = "",
     ) -> bool:
         """An execution ended.  A failure within ``retry_limit`` sends its Exec back to
-        pending for another attempt; returns whether it did."""
+        pending for another attempt; returns whether it did.  ``reused_from``: it ran no
+        container but took that execution's result; ``reuse_key``: it ended done with its
+        outputs saved under that key, for later runs to reuse."""
         with self._write() as session:
             row = self._execution_row(session, execution_id)
             row.state, row.exit_code, row.message = state.value, exit_code, message
             row.ended_at = utcnow()
             pipeline = self._pipeline_row(session, row.pipeline_id)
+            if reused_from is not None:
+                row.reused_from, row.started_at = reused_from, row.started_at or row.ended_at
+            if reuse_key and state is State.DONE:
+                session.add(
+                    ReuseRow(
+                        repo=pipeline.repo, key=reuse_key, execution_id=row.id, created_at=utcnow()
+                    )
+                )
             retry = False
             if self._is_latest(session, row):
                 node = self._node(session, row.pipeline_id, row.path)

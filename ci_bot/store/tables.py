@@ -81,6 +81,20 @@ class ExecutionRow(Base):
     ended_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
+class ReuseRow(Base):
+    """An Exec with ``reuse`` that ended done and saved its outputs: a later pipeline of
+    the same repository whose run has the same key takes them instead of running."""
+
+    __tablename__ = "reuse_results"
+    __table_args__ = (Index("ix_reuse_results_repo_key", "repo", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    repo: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(64))  # sha256 hex (ci_bot/engine/reuse.py)
+    execution_id: Mapped[int] = mapped_column(ForeignKey("executions.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class RunEventRow(Base):
     """Append-only, ordered: what reporters and the UI follow."""
 

@@ -104,10 +104,18 @@ def read_names(value: Any) -> tuple[str, ...]:
 
 
 def read_data_globs(value: Any) -> tuple[str, ...]:
+    return _read_relative_globs(value, "$CI_DATA")
+
+
+def read_source_globs(value: Any) -> tuple[str, ...]:
+    return _read_relative_globs(value, "the repository")
+
+
+def _read_relative_globs(value: Any, root: str) -> tuple[str, ...]:
     items = _read_string_list(value)
     for index, pattern in enumerate(items):
         if pattern.startswith("/") or ".." in pattern.split("/"):
-            message = f"{pattern!r} must be relative to $CI_DATA, without '..'"
+            message = f"{pattern!r} must be relative to {root}, without '..'"
             raise ItemError(message, (index,))
     return items
 
@@ -163,7 +171,7 @@ def read_reuse(value: Any) -> Reuse:
         raise ItemError(message, (unknown[0],))
     if "inputs" not in value:
         raise ValueError("needs 'inputs', the globs whose contents decide whether it may be reused")
-    inputs = _read_item("inputs", _read_string_list, value["inputs"])
+    inputs = _read_item("inputs", read_source_globs, value["inputs"])
     outputs = _read_item("outputs", read_data_globs, value.get("outputs", []))
     return Reuse(inputs=inputs, outputs=outputs)
 

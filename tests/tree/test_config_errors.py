@@ -691,6 +691,17 @@ CORPUS = [
         "$CI_DATA",
     ),
     broken(
+        "reuse-input-outside-the-repository",
+        """
+        [push]
+        [pipeline.main]
+        run = "make dist"
+        reuse = { inputs = ["../secrets/*"], outputs = ["dist"] }  # <-
+        """,
+        "pipeline.main.reuse.inputs[0]",
+        "relative to the repository",
+    ),
+    broken(
         "when-syntax-error",
         """
         [push]

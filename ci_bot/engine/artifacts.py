@@ -1,0 +1,108 @@
+"""What happens around an Exec's run: ``reuse`` and ``sign`` (design doc §2).
+
+Before a run, an earlier result may stand in for it (``reuse.py``); after a run
+that ended done, its outputs are saved for later runs and the files ``sign``
+names are signed (``signing.py``).  The engine calls the three public methods
+and stays about scheduling.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from ci_bot.engine import signing
+from ci_bot.engine.reuse import ReuseCache, Reused
+from ci_bot.errors import SigningError
+from ci_bot.executors.base import DONE, ERROR, ExecResult, ExecSpec, Executor
+from ci_bot.executors.logs import LogWriter
+from ci_bot.settings import Settings
+from ci_bot.store.records import Execution, Pipeline
+from ci_bot.store.store import Store
+from ci_bot.tree.nodes import Resolved
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One execution being run, with what the steps around its run need."""
+
+    pipeline: Pipeline
+    execution: Execution
+    spec: ExecSpec
+    resolved: Resolved
+
+
+class Artifacts:
+    """The steps around a run, for the engine's execution threads (they are thread-safe:
+    each run saves under its own execution id, and the store serialises writes)."""
+
+    def __init__(self, settings: Settings, store: Store, executor: Executor) -> None:
+        self.settings = settings
+        self.cache = ReuseCache(settings, store, executor)
+
+    def reuse_key(self, job: Job) -> str:
+        """The run's reuse key; "" without ``reuse``, and for pull requests from forks,
+        which must never hand their outputs to a trusted pipeline."""
+        reuse = job.resolved.reuse
+        if reuse is None or not job.pipeline.trusted:
+            return ""
+        return self.cache.key(job.pipeline, job.spec, job.resolved.env, reuse)
+
+    def take_earlier(self, job: Job, key: str) -> Reused | None:
+        """An earlier result, restored into $CI_DATA.  Only a first execution takes one:
+        people reset a node to run it again, and a retry follows a real failure."""
+        if not key or job.execution.attempt != 1:
+            return None
+        reused = self.cache.restore(job.pipeline.repo, key, job.spec.data_dir)
+        if reused is not None:
+            _note(job.spec, reused.message)
+        return reused
+
+    def after_done(
+        self, job: Job, key: str, reused: Reused | None, result: ExecResult
+    ) -> tuple[ExecResult, str]:
+        """Save the outputs for reuse, then sign; the result, and the key the outputs are
+        offered under ("" when they are not: reused, not saved, or signing failed)."""
+        saved = self._save_outputs(job, key) if reused is None else ""
+        result = self._sign(job, reused, result)
+        if saved and result.state != DONE:
+            self.cache.discard(saved, job.execution.id)
+            saved = ""
+        return result, saved
+
+    def _save_outputs(self, job: Job, key: str) -> str:
+        if not key:
+            return ""
+        outputs = job.resolved.reuse.outputs
+        problem = self.cache.save(key, job.execution.id, job.spec.data_dir, outputs)
+        if problem:
+            _note(job.spec, problem)
+            return ""
+        return key
+
+    def _sign(self, job: Job, reused: Reused | None, result: ExecResult) -> ExecResult:
+        """Sign what ``sign`` names; a failure turns the done result into an error."""
+        if not job.resolved.sign:
+            return result
+        execution, origin = job.execution, reused.execution_id if reused else None
+        try:
+            key = signing.load_key(self.settings.signing_key)
+            about = signing.about(job.pipeline, execution.id, execution.path, origin)
+            for signed in signing.sign_outputs(key, job.spec.data_dir, job.resolved.sign, about):
+                _note(job.spec, f"signed {signed.artifact} (sha256 {signed.sha256})")
+        except (SigningError, OSError) as error:
+            message = str(error) if isinstance(error, SigningError) else f"sign: {error}"
+            _note(job.spec, message)
+            return ExecResult(ERROR, result.exit_code, message, result.container_id)
+        return result
+
+
+def _note(spec: ExecSpec, message: str) -> None:
+    """A line from ci-bot in the node's log, after whatever the container wrote."""
+    try:
+        with LogWriter(spec.log_path, spec.secrets) as log:
+            log.note(message)
+    except OSError as error:
+        logger.warning("could not write to %s: %s", spec.log_path, error)
