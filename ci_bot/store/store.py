@@ -9,22 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import fields
-from datetime import timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ci_bot.engine.scheduler import is_settled, node_states
+from ci_bot.store.events import RunEventRecords
 from ci_bot.store.integration import IntegrationRecords
+from ci_bot.store.leases import LeaseRecords
 from ci_bot.store.records import (
     Execution,
     NewPipeline,
     NodeRecord,
     Pipeline,
     ReuseResult,
-    RunEvent,
 )
-from ci_bot.store.tables import ExecutionRow, NodeRow, PipelineRow, ReuseRow, RunEventRow
+from ci_bot.store.tables import ExecutionRow, NodeRow, PipelineRow, ReuseRow
 from ci_bot.store.transactions import NotFound as NotFound  # re-exported for callers
 from ci_bot.store.transactions import record
 from ci_bot.store.transactions import utcnow as utcnow
@@ -34,10 +34,11 @@ from ci_bot.tree.states import State
 from ci_bot.tree.treejson import from_json
 
 
-class Store(IntegrationRecords, UiRecords):
-    """Pipelines, nodes, executions, run events and leases (deliveries, pipeline meta
-    and reporter cursors come from ``IntegrationRecords``; the web UI's tokens and
-    sessions from ``UiRecords``)."""
+class Store(IntegrationRecords, UiRecords, LeaseRecords, RunEventRecords):
+    """Pipelines, nodes, executions and the control a person has over them.  The
+    mixins add: deliveries, pipeline meta and reporter cursors (``IntegrationRecords``),
+    the web UI's tokens and sessions (``UiRecords``), leases (``LeaseRecords``) and
+    reading run events (``RunEventRecords``)."""
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
@@ -294,85 +295,7 @@ class Store(IntegrationRecords, UiRecords):
             )
             return [record(Execution, row, state=State(row.state)) for row in rows]
 
-    # --- leases: which engine drives a pipeline ---------------------------------------------
-
-    def claim(self, pipeline_id: int, owner: str, ttl: float, *, steal_from: str = "") -> bool:
-        """Take or renew the lease; ``steal_from`` names a dead owner whose lease we may take."""
-        now = utcnow()
-        with self._write() as session:
-            result = session.execute(
-                update(PipelineRow)
-                .where(
-                    PipelineRow.id == pipeline_id,
-                    or_(
-                        PipelineRow.lease_owner.is_(None),
-                        PipelineRow.lease_owner.in_([owner, steal_from]),
-                        PipelineRow.lease_until < now,
-                    ),
-                )
-                .values(lease_owner=owner, lease_until=now + timedelta(seconds=ttl))
-            )
-            return bool(getattr(result, "rowcount", 0))
-
-    def release(self, pipeline_id: int, owner: str) -> None:
-        with self._write() as session:
-            session.execute(
-                update(PipelineRow)
-                .where(PipelineRow.id == pipeline_id, PipelineRow.lease_owner == owner)
-                .values(lease_owner=None, lease_until=None)
-            )
-
-    # --- run events -------------------------------------------------------------------
-
-    def events(self, pipeline_id: int, after: int = 0) -> list[RunEvent]:
-        with self._read() as session:
-            rows = session.scalars(
-                select(RunEventRow)
-                .where(RunEventRow.pipeline_id == pipeline_id, RunEventRow.id > after)
-                .order_by(RunEventRow.id)
-            )
-            return [record(RunEvent, row) for row in rows]
-
-    def add_event(
-        self, pipeline_id: int, path: str, kind: str, message: str, actor: str = ""
-    ) -> None:
-        with self._write() as session:
-            self._event(session, pipeline_id, path, kind, None, message, actor)
-
-    def events_after(self, position: int, limit: int = 500) -> list[RunEvent]:
-        """Run events of every pipeline after ``position`` (an event id), oldest first."""
-        with self._read() as session:
-            rows = session.scalars(
-                select(RunEventRow)
-                .where(RunEventRow.id > position)
-                .order_by(RunEventRow.id)
-                .limit(limit)
-            )
-            return [record(RunEvent, row) for row in rows]
-
     # --- helpers (inside a transaction) ---------------------------------------------------
-
-    def _event(
-        self,
-        session: Session,
-        pipeline_id: int,
-        path: str,
-        kind: str,
-        state: State | None,
-        message: str,
-        actor: str = "",
-    ) -> None:
-        session.add(
-            RunEventRow(
-                pipeline_id=pipeline_id,
-                path=path,
-                kind=kind,
-                state=state.value if state else "",
-                message=message,
-                actor=actor,
-                created_at=utcnow(),
-            )
-        )
 
     def _refresh(self, session: Session, pipeline: PipelineRow) -> None:
         """Re-derive the pipeline's state; settled pipelines get finished_at and an event."""
