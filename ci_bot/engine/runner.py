@@ -256,11 +256,23 @@ class Engine:
             )
         except Exception:
             logger.exception("execution %s of %s failed to finish", execution.id, execution.path)
+            self._finish_after_a_bug(execution)
         finally:
             with self._lock:
                 self._running.pop(execution.id, None)
                 self._killed.discard(execution.id)
             self._wake.set()
+
+    def _finish_after_a_bug(self, execution: Execution) -> None:
+        """A bug in the bot must not leave a node running forever: it ends worker_error."""
+        try:
+            self.store.finish(
+                execution.id,
+                State.WORKER_ERROR,
+                message="ci-bot failed while running this node; see the bot's log",
+            )
+        except Exception:
+            logger.exception("execution %s could not be marked failed", execution.id)
 
     def _run(self, execution: Execution, spec: ExecSpec, attach: str | None) -> ExecResult:
         started: Callable[[str], None] = lambda cid: self.store.mark_running(execution.id, cid)  # noqa: E731

@@ -459,3 +459,17 @@ def dead_owner() -> str:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
     return f"{socket.gethostname()}:{child.pid}:deadbeef"
+
+
+def test_a_bug_while_finishing_ends_the_node_worker_error_not_running_forever(
+    store: Store, fake: FakeExecutor, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline_id = create_pipeline(store, IMAGE + execs("a"))
+    fake.expect("/a")
+
+    def broken(job: object, key: object, reused: object, result: object) -> None:
+        raise RuntimeError("a bug in the bot")
+
+    monkeypatch.setattr(engine.artifacts, "after_done", broken)
+    assert engine.run_until_settled(pipeline_id).state is State.WORKER_ERROR
+    assert "see the bot's log" in messages(store, pipeline_id)["/a"]
