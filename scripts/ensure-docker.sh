@@ -13,6 +13,15 @@ WAIT_SECONDS=${DOCKERD_WAIT_SECONDS:-60}
 
 say() { echo "ensure-docker: $*" >&2; }
 
+# A live dockerd owns the pid file; a pid left by a killed one may be a zombie or
+# belong to another process by now, so look at what that pid is.
+dockerd_alive() {
+    local pid state comm
+    pid=$(cat "$PIDFILE" 2>/dev/null) || return 1
+    read -r state comm < <(ps -o stat= -o comm= -p "$pid" 2>/dev/null) || return 1
+    [ "$comm" = dockerd ] && [ "${state:0:1}" != Z ]
+}
+
 if docker info >/dev/null 2>&1; then
     exit 0
 fi
@@ -29,7 +38,7 @@ if ! command -v dockerd >/dev/null 2>&1; then
     apt-get install -y -q docker.io
 fi
 
-if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
+if dockerd_alive; then
     say "dockerd (pid $(cat "$PIDFILE")) is running but not answering yet; waiting"
 else
     rm -f "$PIDFILE"
