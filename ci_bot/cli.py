@@ -134,6 +134,7 @@ def _register_pipeline_commands() -> None:
         commands.skip,
         commands.unskip,
         commands.cancel,
+        commands.archive,
         serve,
         ui_token,
         api,

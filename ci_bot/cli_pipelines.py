@@ -180,6 +180,17 @@ def _refuse(refusal: Callable[[], str | None]) -> None:
         raise click.ClickException(reason)
 
 
+@click.command()
+def archive() -> None:
+    """Archive pipelines finished more than CI_BOT_RETENTION_DAYS ago (serve does it hourly)."""
+    from ci_bot.retention import archive_old
+
+    svc = services()
+    archived = archive_old(svc.store, svc.settings)
+    days = svc.settings.retention_days
+    click.echo(f"archived {len(archived)} pipeline(s) finished more than {days} days ago")
+
+
 def _control(action: Callable[[], T]) -> T:
     try:
         return action()

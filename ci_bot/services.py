@@ -14,6 +14,7 @@ from ci_bot.engine.runner import Engine
 from ci_bot.executors.base import Executor
 from ci_bot.queue import InProcessQueue
 from ci_bot.reporting import Reporter, ReporterHub
+from ci_bot.retention import RetentionWorker
 from ci_bot.secrets import load_secrets
 from ci_bot.settings import Settings
 from ci_bot.store.store import Store
@@ -69,6 +70,7 @@ def open_services(settings: Settings, executor: Executor | None = None) -> Servi
     store = Store(settings.database_url)
     engine = Engine(store, executor, settings, secrets=load_secrets(settings.secrets_file))
     services = Services(settings=settings, store=store, executor=executor, engine=engine)
+    services.background.append(RetentionWorker(store, settings))
     if settings.slack_token:
         from integrations.slack.reporter import SlackReporter
 

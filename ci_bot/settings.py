@@ -128,7 +128,10 @@ SETTINGS: dict[str, Setting] = {
         "CI_BOT_SIGNING_KEY", "OpenSSH ed25519 private key file for artifact signing.", Path
     ),
     "retention_days": Setting(
-        "CI_BOT_RETENTION_DAYS", "Pipelines older than this are archived.", _positive_int
+        "CI_BOT_RETENTION_DAYS",
+        "Pipelines finished longer ago than this are archived: their source snapshot, "
+        "$CI_DATA and logs are removed, their record stays.",
+        _positive_int,
     ),
 }
 

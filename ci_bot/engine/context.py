@@ -51,6 +51,11 @@ def build_spec(
     secrets: Mapping[str, str],
 ) -> ExecSpec | str:
     """The ExecSpec, or a sentence saying why this node cannot run as configured."""
+    if pipeline.archived_at is not None or not Path(pipeline.source_dir).is_dir():
+        return (
+            "this pipeline's files were removed by retention (CI_BOT_RETENTION_DAYS); "
+            "start a new pipeline for this commit instead"
+        )
     if not resolved.image:
         return "no image: set `image` on this node or one above it"
     if resolved.secrets and not pipeline.trusted:

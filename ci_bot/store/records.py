@@ -49,6 +49,7 @@ class Pipeline:
     lease_until: datetime | None
     created_at: datetime
     finished_at: datetime | None
+    archived_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import fields
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -92,6 +93,26 @@ class Store(IntegrationRecords, UiRecords, LeaseRecords, RunEventRecords):
         if pipeline_id not in self._trees:
             self._trees[pipeline_id] = from_json(self.pipeline(pipeline_id).tree_json)
         return self._trees[pipeline_id]
+
+    def archivable(self, finished_before: datetime) -> list[Pipeline]:
+        """Settled pipelines that finished before then and still have their files."""
+        with self._read() as session:
+            rows = session.scalars(
+                select(PipelineRow)
+                .where(
+                    PipelineRow.finished_at.is_not(None),
+                    PipelineRow.finished_at < finished_before,
+                    PipelineRow.archived_at.is_(None),
+                    PipelineRow.lease_owner.is_(None),
+                )
+                .order_by(PipelineRow.id)
+            )
+            return [record(Pipeline, row, state=State(row.state)) for row in rows]
+
+    def mark_archived(self, pipeline_id: int) -> None:
+        with self._write() as session:
+            self._pipeline_row(session, pipeline_id).archived_at = utcnow()
+            self._event(session, pipeline_id, "/", "archived", None, "files removed by retention")
 
     def forget_tree(self, pipeline_id: int) -> None:
         """Drop the cached tree of a pipeline no longer driven here (it is reloaded on need)."""

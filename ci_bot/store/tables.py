@@ -40,6 +40,8 @@ class PipelineRow(Base):
     lease_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # Set when retention removed its source snapshot, $CI_DATA and logs.
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class NodeRow(Base):
