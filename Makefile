@@ -8,7 +8,11 @@ PYTHON  ?= python3
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
 
-.PHONY: setup venv docker images chromium lint typecheck pytest test demo bench clean
+.PHONY: setup venv docker images chromium postgres lint typecheck pytest test demo bench clean
+
+# The store's and engine's tests run on SQLite and on this real PostgreSQL.
+TEST_POSTGRES_URL ?= postgresql+psycopg://ci_bot:ci_bot@127.0.0.1:5432/ci_bot_test
+export TEST_POSTGRES_URL
 
 setup: venv images chromium
 
@@ -40,7 +44,11 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
-pytest: setup
+# Debian's PostgreSQL, started, with the tests' role and database.
+postgres:
+	bash scripts/ensure-postgres.sh
+
+pytest: setup postgres
 	$(BIN)/pytest
 
 test: setup lint typecheck pytest

@@ -25,6 +25,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 pytest_plugins = ["tests.gitrepos"]
 
+# Read once, before ``clean_environ`` empties CI_BOT_* for each test (this name is
+# not a setting of the bot's, so it is kept apart from them).
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "")
+
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -99,3 +103,24 @@ def busybox_image(docker_engine: DockerClient) -> str:
 @pytest.fixture(scope="session")
 def python_image(docker_engine: DockerClient) -> str:
     return _image(docker_engine, DEBIAN_PYTHON_IMAGE)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The store's database: a SQLite file, and a real PostgreSQL (``make postgres``)
+    emptied for each test."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/db.sqlite"
+    require(bool(POSTGRES_URL), "no PostgreSQL: set TEST_POSTGRES_URL (make postgres does)")
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(POSTGRES_URL)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+    except Exception as error:  # an unreachable server is a broken setup, not a pass
+        require(False, f"PostgreSQL at TEST_POSTGRES_URL is not usable: {error}")
+    finally:
+        engine.dispose()
+    return POSTGRES_URL

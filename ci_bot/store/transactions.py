@@ -37,6 +37,10 @@ class Transactions:
         self.engine = open_engine(url)
         self._write_lock = threading.Lock()
 
+    def close(self) -> None:
+        """Close the pooled connections (a server's sessions are held until then)."""
+        self.engine.dispose()
+
     @contextmanager
     def _write(self) -> Iterator[Session]:
         with self._write_lock, self.engine.connect().execution_options(**{WRITE: True}) as conn:
