@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 import shutil
-import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from ci_bot.background import Periodic
 from ci_bot.engine.context import pipeline_dir
 from ci_bot.settings import Settings
 from ci_bot.store.records import Pipeline
@@ -47,28 +47,19 @@ def _remove_files(settings: Settings, pipeline: Pipeline) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-class RetentionWorker:
+class RetentionWorker(Periodic):
     """Runs ``archive_old`` at start-up and then every hour (``ci-bot serve``)."""
 
+    name = "retention"
+
     def __init__(self, store: Store, settings: Settings) -> None:
+        super().__init__()
         self.store, self.settings = store, settings
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._rounds = 0
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="ci-bot-retention", daemon=True)
-        self._thread.start()
+    def delay(self) -> float:
+        self._rounds += 1
+        return 0.0 if self._rounds == 1 else CHECK_SECONDS
 
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _loop(self) -> None:
-        while True:
-            try:
-                archive_old(self.store, self.settings)
-            except Exception:  # retention must never take the bot down
-                logger.exception("retention: archiving failed; trying again later")
-            if self._stop.wait(CHECK_SECONDS):
-                return
+    def tick(self) -> None:
+        archive_old(self.store, self.settings)

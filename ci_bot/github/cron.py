@@ -14,10 +14,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ci_bot.background import Periodic
 from ci_bot.errors import CiBotError
 from ci_bot.github.bot import GitHubBot
 from ci_bot.github.events import Repo
@@ -93,30 +93,20 @@ def fire(bot: GitHubBot, minute: datetime, job: str) -> int:
     return queued
 
 
-class CronTrigger:
+class CronTrigger(Periodic):
     """Wakes at each minute's start and fires what is due."""
 
+    name = "cron"
+
     def __init__(self, bot: GitHubBot, job: str) -> None:
+        super().__init__()
         self.bot, self.job = bot, job
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._minute = datetime.min
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="ci-bot-cron", daemon=True)
-        self._thread.start()
+    def delay(self) -> float:
+        now = datetime.now(UTC).replace(tzinfo=None)
+        self._minute = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        return (self._minute - now).total_seconds()
 
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _loop(self) -> None:
-        while True:
-            now = datetime.now(UTC).replace(tzinfo=None)
-            minute = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
-            if self._stop.wait((minute - now).total_seconds()):
-                return
-            try:
-                fire(self.bot, minute, self.job)
-            except Exception:  # the trigger must outlive any one bad minute
-                logger.exception("cron: firing %s failed", minute)
+    def tick(self) -> None:
+        fire(self.bot, self._minute, self.job)
