@@ -10,13 +10,14 @@ import difflib
 from collections.abc import Mapping
 from typing import Any
 
+from ci_bot.tree.containers import BUILD_KEYS, SERVICE_KEYS
 from ci_bot.tree.nodes import NAME
 from ci_bot.tree.params import PARAMS, STRUCTURE_KEYS, Params, read_bool, read_string
 from ci_bot.tree.problems import KeyPath, ProblemLog, unknown_key
 
 NODE_KEYS = (*STRUCTURE_KEYS, *PARAMS)
 MAX_DEPTH = 100  # nodes below a root; deeper trees would exhaust the stack of every walker
-_TABLE_PARAMS = ("env", "reuse")
+_TABLE_PARAMS = tuple(name for name, spec in PARAMS.items() if spec.takes_table)
 
 
 def read_params(
@@ -33,6 +34,8 @@ def read_params(
         typed = log.read((*path, key), spec.read, value)
         if typed is not None:
             found[key] = typed
+    if "image" in found and "build" in found:
+        log.add((*path, "build"), "a node gives either `image` or `build`, not both")
     return Params(**found), rest
 
 
@@ -53,8 +56,23 @@ def read_structure(
 
 def is_child_table(key: str, value: Any) -> bool:
     """A table under a parameter's name (``[pipeline.ci.sign]``) is a child node named so,
-    unless the parameter itself takes a table (``env``, ``reuse``)."""
-    return isinstance(value, Mapping) and key not in _TABLE_PARAMS
+    unless the parameter itself takes a table (``env``, ``reuse``, ``build``, ``services``)."""
+    if not isinstance(value, Mapping):
+        return False
+    if key == "build":  # `[pipeline.ci.build]` is most often a stage named build
+        return not set(value) <= BUILD_KEYS
+    if key == "services":
+        return not all(_looks_like_service(item) for item in value.values())
+    return key not in _TABLE_PARAMS
+
+
+def _looks_like_service(table: Any) -> bool:
+    """A service names an image or a build; a child Exec inherits its image and has `run`."""
+    return (
+        isinstance(table, Mapping)
+        and bool({"image", "build"} & set(table))
+        and set(table) <= SERVICE_KEYS
+    )
 
 
 def check_name(name: str, path: KeyPath, log: ProblemLog) -> bool:

@@ -71,11 +71,21 @@ class Resolved:
             own = getattr(params, name)
             if name == "env":
                 values[name] = {**self.values["env"], **(own or {})}
+            elif name in _IMAGE_SOURCES and _other_image_source(name, params) is not None:
+                values[name] = None  # the nearer of `image` and `build` wins
             elif own is not None:
                 values[name] = own
             else:
                 values[name] = self.values[name] if spec.inherited else spec.default
         return Resolved(values)
+
+
+_IMAGE_SOURCES = ("image", "build")
+
+
+def _other_image_source(name: str, params: Params) -> Any:
+    """The node's own value of the other image source (``build`` for ``image``, and back)."""
+    return getattr(params, "build" if name == "image" else "image")
 
 
 def join_path(parent: str, name: str) -> str:

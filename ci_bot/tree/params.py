@@ -12,6 +12,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ci_bot.tree.containers import (
+    BuildSpec,
+    Service,
+    read_build,
+    read_pull,
+    read_services,
+    write_build,
+    write_services,
+)
 from ci_bot.tree.durations import format_duration, parse_duration
 from ci_bot.tree.filters import Filter, parse_filter
 
@@ -51,6 +60,7 @@ class ParamSpec:
     write: Callable[[Any], Any] = lambda value: value
     default: Any = None
     inherited: bool = True
+    takes_table: bool = False  # a TOML sub-table under its name is its value, not a child node
 
 
 # --- readers: take a TOML/JSON value, return the typed value or raise ValueError ----------
@@ -214,7 +224,41 @@ def _kind(value: Any) -> str:
 PARAMS: dict[str, ParamSpec] = {
     spec.name: spec
     for spec in (
-        ParamSpec("image", "string", "Container image the Execs below run in.", read_string),
+        ParamSpec(
+            "image",
+            "string",
+            "Container image the Execs below run in; pulled when the engine lacks it.",
+            read_string,
+        ),
+        ParamSpec(
+            "pull",
+            '"missing", "always" or "never"',
+            "When the engine pulls `image`: only when it lacks it (default), before every "
+            "run, or never. Registry credentials are the operator's (CI_BOT_REGISTRY_AUTH_FILE) "
+            "and never reach pull requests from forks.",
+            read_pull,
+            default="missing",
+        ),
+        ParamSpec(
+            "build",
+            "table {dockerfile, context, args, target}",
+            "Build the image from the repository's own Dockerfile at the commit instead of "
+            "naming one; cached by a hash of the Dockerfile, the context and the args. "
+            "Exclusive with `image` on one node; the nearer of the two is inherited.",
+            read_build,
+            write=write_build,
+            takes_table=True,
+        ),
+        ParamSpec(
+            "services",
+            "tables services.NAME {image or build, run, env, ready, ready_timeout}",
+            "Sidecar containers started before each Exec below, on a network of its own, "
+            "reachable by NAME; the Exec waits until each `ready` command succeeds inside "
+            "its service (within `ready_timeout`, default 60s); removed when the Exec ends.",
+            read_services,
+            write=write_services,
+            takes_table=True,
+        ),
         ParamSpec(
             "env",
             "table of strings",
@@ -222,6 +266,7 @@ PARAMS: dict[str, ParamSpec] = {
             read_env,
             write=dict,
             default={},
+            takes_table=True,
         ),
         ParamSpec(
             "secrets",
@@ -297,6 +342,7 @@ PARAMS: dict[str, ParamSpec] = {
             "before; restore its outputs into $CI_DATA.",
             read_reuse,
             write=write_reuse,
+            takes_table=True,
         ),
         ParamSpec(
             "sign",
@@ -337,6 +383,9 @@ class Params:
     """The parameters a node sets itself; ``None`` means "not set here"."""
 
     image: str | None = None
+    pull: str | None = None
+    build: BuildSpec | None = None
+    services: tuple[Service, ...] | None = None
     env: Mapping[str, str] | None = None
     secrets: tuple[str, ...] | None = None
     timeout: int | None = None

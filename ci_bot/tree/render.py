@@ -17,9 +17,22 @@ def draw_tree(root: Node, annotate: Annotate | None = None) -> list[str]:
 
 
 def describe_node(path: str, node: Node) -> str:
-    if node.type is NodeType.EXEC:
-        return f"$ {_one_line(node.run or '')}"
-    return node.type.value
+    text = f"$ {_one_line(node.run or '')}" if node.type is NodeType.EXEC else node.type.value
+    return "  ".join([text, *_containers(node)])
+
+
+def _containers(node: Node) -> list[str]:
+    """Where the node's own containers come from, where it sets that itself."""
+    params = node.params
+    shown = []
+    if params.image:
+        shown.append(f"[image: {params.image}]")
+    if params.build:
+        shown.append(f"[{params.build.describe()}]")
+    if params.services:
+        names = ", ".join(f"{s.name} ({s.source})" for s in params.services)
+        shown.append(f"[services: {names}]")
+    return shown
 
 
 def plan_annotation(skipped: Mapping[str, str]) -> Annotate:
