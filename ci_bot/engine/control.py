@@ -9,6 +9,7 @@ from __future__ import annotations
 from ci_bot.engine.scheduler import node_states
 from ci_bot.store.records import NodeRecord
 from ci_bot.store.store import NotFound, Store
+from ci_bot.tree import edit
 from ci_bot.tree.states import State
 
 
@@ -51,6 +52,13 @@ def skip_refusal(store: Store, pipeline_id: int, path: str) -> str | None:
         return None
     state = node_states(store.tree(pipeline_id), store.exec_states(pipeline_id))[path]
     return f"{path} is {state.value}: only a node still pending can be skipped"
+
+
+def command_refusal(store: Store, pipeline_id: int, path: str, run: str) -> str | None:
+    """Why ``path`` cannot be reset with the command ``run`` (it is not an Exec, or
+    ``run`` is empty), or None; NotFound when there is no such node."""
+    _nodes(store, pipeline_id, path)
+    return edit.command_refusal(store.tree(pipeline_id), path, run)
 
 
 def unskip_refusal(store: Store, pipeline_id: int, path: str) -> str | None:

@@ -63,6 +63,15 @@ class NodeRecord:
 
 
 @dataclass(frozen=True)
+class CommandChange:
+    """A person changed an Exec's command when resetting it (``reset --run``)."""
+
+    by: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
 class Execution:
     id: int
     pipeline_id: int
@@ -78,6 +87,17 @@ class Execution:
     created_at: datetime
     started_at: datetime | None
     ended_at: datetime | None
+    # The reset before this execution changed the command (see ``command_change``).
+    command_by: str | None = None
+    command_old: str | None = None
+    command_new: str | None = None
+
+    @property
+    def command_change(self) -> CommandChange | None:
+        """Who changed the command this execution ran, and from what; None if no one did."""
+        if self.command_new is None:
+            return None
+        return CommandChange(self.command_by or "", self.command_old or "", self.command_new)
 
 
 @dataclass(frozen=True)

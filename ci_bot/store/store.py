@@ -30,9 +30,10 @@ from ci_bot.store.transactions import NotFound as NotFound  # re-exported for ca
 from ci_bot.store.transactions import record
 from ci_bot.store.transactions import utcnow as utcnow
 from ci_bot.store.ui_records import UiRecords
+from ci_bot.tree.edit import with_command
 from ci_bot.tree.nodes import Node, walk
 from ci_bot.tree.states import State
-from ci_bot.tree.treejson import from_json
+from ci_bot.tree.treejson import dumps, from_json
 
 
 class Store(IntegrationRecords, UiRecords, LeaseRecords, RunEventRecords):
@@ -43,7 +44,10 @@ class Store(IntegrationRecords, UiRecords, LeaseRecords, RunEventRecords):
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
-        self._trees: dict[int, Node] = {}
+        # Parsed trees by pipeline, with the JSON they were parsed from: a reset
+        # that changes a command (in any process) changes the JSON, and a read of
+        # the pipeline's row that sees new JSON drops the stale tree.
+        self._trees: dict[int, tuple[str, Node]] = {}
 
     # --- pipelines -------------------------------------------------------------------
 
@@ -82,6 +86,7 @@ class Store(IntegrationRecords, UiRecords, LeaseRecords, RunEventRecords):
             row = session.get(PipelineRow, pipeline_id)
             if row is None:
                 raise NotFound(f"no pipeline {pipeline_id}")
+            self._drop_stale_tree(row)
             return record(Pipeline, row, state=State(row.state))
 
     def pipelines(self, limit: int = 50) -> list[Pipeline]:
@@ -90,9 +95,11 @@ class Store(IntegrationRecords, UiRecords, LeaseRecords, RunEventRecords):
             return [record(Pipeline, row, state=State(row.state)) for row in rows]
 
     def tree(self, pipeline_id: int) -> Node:
+        """The pipeline's tree, parsed once and kept until its JSON changes."""
         if pipeline_id not in self._trees:
-            self._trees[pipeline_id] = from_json(self.pipeline(pipeline_id).tree_json)
-        return self._trees[pipeline_id]
+            text = self.pipeline(pipeline_id).tree_json
+            self._trees[pipeline_id] = (text, from_json(text))
+        return self._trees[pipeline_id][1]
 
     def archivable(self, finished_before: datetime) -> list[Pipeline]:
         """Settled pipelines that finished before then and still have their files."""
@@ -195,6 +202,13 @@ class Store(IntegrationRecords, UiRecords, LeaseRecords, RunEventRecords):
             session.add(row)
             session.flush()
             row.log_path = f"{log_dir}/{row.id}.log"
+            # a reset's change of command belongs to the execution that runs it
+            row.command_by, row.command_old, row.command_new = (
+                node.command_by,
+                node.command_old,
+                node.command_new,
+            )
+            node.command_by = node.command_old = node.command_new = None
             node.state = State.QUEUED.value
             node.message = ""
             self._event(session, pipeline_id, path, "state", State.QUEUED, f"attempt {row.attempt}")
@@ -260,9 +274,17 @@ class Store(IntegrationRecords, UiRecords, LeaseRecords, RunEventRecords):
 
     # --- control: reset, skip, unskip, cancel ---------------------------------------------
 
-    def reset(self, pipeline_id: int, path: str, actor: str = "") -> list[str]:
-        """Every Exec at or below ``path`` becomes pending again (a new execution follows)."""
+    def reset(
+        self, pipeline_id: int, path: str, actor: str = "", run: str | None = None
+    ) -> list[str]:
+        """Every Exec at or below ``path`` becomes pending again (a new execution follows).
+        With ``run``, the Exec at ``path`` runs that command from now on, and its next
+        execution records the change; raises ValueError when ``path`` is not an Exec or
+        ``run`` is empty (``tree.edit.command_refusal`` says why first)."""
         with self._write() as session:
+            message = (
+                "" if run is None else self._change_command(session, pipeline_id, path, run, actor)
+            )
             reset = []
             for node in self._subtree(session, pipeline_id, path):
                 if node.state is None:
@@ -274,7 +296,7 @@ class Store(IntegrationRecords, UiRecords, LeaseRecords, RunEventRecords):
             pipeline = self._pipeline_row(session, pipeline_id)
             pipeline.cancel_requested = False
             self._apply_skips(session, pipeline_id)
-            self._event(session, pipeline_id, path, "reset", State.PENDING, "", actor)
+            self._event(session, pipeline_id, path, "reset", State.PENDING, message, actor)
             self._refresh(session, pipeline)
             return reset
 
@@ -318,11 +340,33 @@ class Store(IntegrationRecords, UiRecords, LeaseRecords, RunEventRecords):
 
     # --- helpers (inside a transaction) ---------------------------------------------------
 
+    def _change_command(
+        self, session: Session, pipeline_id: int, path: str, run: str, actor: str
+    ) -> str:
+        """Write ``run`` into the stored tree and remember the change on the node, for
+        its next execution; the reset event's message.  Resetting twice before that
+        execution is queued keeps the command it replaces from the first time."""
+        pipeline = self._pipeline_row(session, pipeline_id)
+        node = self._node(session, pipeline_id, path)
+        tree = from_json(pipeline.tree_json)
+        exec_node = tree.find(path)
+        current = (exec_node.run if exec_node is not None else None) or ""
+        pipeline.tree_json = dumps(with_command(tree, path, run))  # ValueError: refused
+        self._trees.pop(pipeline_id, None)  # parsed again from the new JSON by _refresh
+        old = node.command_old if node.command_new is not None else current
+        if run == old:  # back to what its last execution ran: no change to tell of
+            node.command_by = node.command_old = node.command_new = None
+            return "" if run == current else f"command back to: {run}"
+        node.command_by, node.command_old, node.command_new = actor, old, run
+        return f"new command: {run} (was: {old})"
+
     def _refresh(self, session: Session, pipeline: PipelineRow) -> None:
         """Re-derive the pipeline's state; settled pipelines get finished_at and an event."""
         session.flush()
-        tree = self._trees.get(pipeline.id) or from_json(pipeline.tree_json)
-        self._trees[pipeline.id] = tree
+        self._drop_stale_tree(pipeline)
+        if pipeline.id not in self._trees:
+            self._trees[pipeline.id] = (pipeline.tree_json, from_json(pipeline.tree_json))
+        tree = self._trees[pipeline.id][1]
         states = self._exec_states(session, pipeline.id)
         root = node_states(tree, states)["/"]
         settled = is_settled(tree, states)
@@ -337,6 +381,13 @@ class Store(IntegrationRecords, UiRecords, LeaseRecords, RunEventRecords):
             pipeline.finished_at = None
         if changed and not settled:
             self._event(session, pipeline.id, "/", "pipeline", root, "")
+
+    def _drop_stale_tree(self, pipeline: PipelineRow) -> None:
+        """Forget the parsed tree when the row's JSON is not what it was parsed from
+        (another process changed a command).  Comparing equal strings is cheap."""
+        cached = self._trees.get(pipeline.id)
+        if cached is not None and cached[0] != pipeline.tree_json:
+            del self._trees[pipeline.id]
 
     def _apply_skips(self, session: Session, pipeline_id: int) -> None:
         """Pending Execs below a skip become skipped; skipped ones no longer below one, pending."""

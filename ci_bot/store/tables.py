@@ -59,6 +59,11 @@ class NodeRow(Base):
     skip_reason: Mapped[str] = mapped_column(Text, default="")
     message: Mapped[str] = mapped_column(Text, default="")
     failures: Mapped[int] = mapped_column(Integer, default=0)  # since the last reset: for `retry`
+    # A reset that changed the command (``reset --run``), waiting for the next
+    # execution: ``queue`` moves it onto that execution and clears it here.
+    command_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    command_old: Mapped[str | None] = mapped_column(Text, nullable=True)
+    command_new: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class ExecutionRow(Base):
@@ -77,6 +82,11 @@ class ExecutionRow(Base):
     log_path: Mapped[str] = mapped_column(Text, default="")
     container_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
     reused_from: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Set on the first execution after a reset that changed the command: who, and
+    # the command before and after (the run itself is the pipeline's tree).
+    command_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    command_old: Mapped[str | None] = mapped_column(Text, nullable=True)
+    command_new: Mapped[str | None] = mapped_column(Text, nullable=True)
     kill_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

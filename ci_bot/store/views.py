@@ -58,7 +58,14 @@ def execution_json(execution: Execution) -> dict[str, Any]:
         "started_at": iso_time(execution.started_at),
         "ended_at": iso_time(execution.ended_at),
         "reused_from": execution.reused_from,
+        "command_change": _command_change(execution),
     }
+
+
+def _command_change(execution: Execution) -> dict[str, str] | None:
+    """Who changed the command this execution ran (``reset --run``), from what to what."""
+    change = execution.command_change
+    return None if change is None else {"by": change.by, "old": change.old, "new": change.new}
 
 
 def iso_time(moment: datetime | None) -> str | None:

@@ -5,9 +5,13 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from sqlalchemy import create_engine
+
 from ci_bot.store.database import add_missing_columns, open_engine
+from ci_bot.store.records import CommandChange
 from ci_bot.store.store import Store
 from ci_bot.tree.states import State
+from tests.pipelines import create_pipeline
 
 
 def test_an_older_pipelines_table_gains_the_new_columns(tmp_path: Path) -> None:
@@ -35,3 +39,30 @@ def test_an_older_pipelines_table_gains_the_new_columns(tmp_path: Path) -> None:
     assert pipeline.trusted is True, "an old pipeline counts as trusted, as it was built"
     assert pipeline.state is State.DONE
     assert add_missing_columns(open_engine(f"sqlite:///{path}")) == [], "idempotent"
+
+
+def test_older_nodes_and_executions_tables_gain_the_command_change_columns(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    Store(url).close()
+    new_columns = ["command_by", "command_old", "command_new"]
+    with sqlite3.connect(tmp_path / "old.sqlite") as old:  # as a version before `reset --run`
+        for table in ("nodes", "executions"):
+            for column in new_columns:
+                old.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+
+    engine = create_engine(url)
+    added = add_missing_columns(engine)  # what opening the store does first
+    engine.dispose()
+
+    assert sorted(added) == sorted(f"{t}.{c}" for t in ("nodes", "executions") for c in new_columns)
+    store = Store(url)
+    pipeline_id = create_pipeline(
+        store, '[pipeline.main]\nimage = "x"\n[pipeline.main.a]\nrun = "a"'
+    )
+    store.reset(pipeline_id, "/a", actor="alice", run="b")
+    assert store.queue(pipeline_id, "/a", "/logs").command_change == CommandChange(
+        "alice", "a", "b"
+    )
+    store.close()

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from ci_bot.store.records import Execution
+from ci_bot.store.records import CommandChange, Execution
 from ci_bot.store.store import NotFound, Store, utcnow
 from ci_bot.store.tables import PipelineRow
 from ci_bot.store.views import pipeline_json
@@ -275,6 +275,100 @@ class TestReset:
         pipeline_id = create(store)
         store.reset(pipeline_id, "/")
         assert states(store, pipeline_id)["/deploy/push"] is S
+
+
+class TestResetWithANewCommand:
+    def test_the_tree_changes_and_the_next_execution_records_who_changed_what(
+        self, store: Store
+    ) -> None:
+        pipeline_id = create(store)
+        old = run(store, pipeline_id, "/build", E)
+
+        assert store.reset(pipeline_id, "/build", actor="alice", run="make -j1") == ["/build"]
+
+        assert store.tree(pipeline_id).find("/build").run == "make -j1"  # type: ignore[union-attr]
+        assert '"run": "make -j1"' in store.pipeline(pipeline_id).tree_json
+        assert store.executions(pipeline_id, "/build") == [old]  # the old one untouched
+        assert old.command_change is None
+        reset = [e for e in store.events(pipeline_id) if e.kind == "reset"]
+        assert [(e.path, e.actor, e.message) for e in reset] == [
+            ("/build", "alice", "new command: make -j1 (was: build)")
+        ]
+        new = run(store, pipeline_id, "/build")
+        assert new.command_change == CommandChange("alice", "build", "make -j1")
+        assert store.execution(new.id).command_change == new.command_change
+        retried = run(store, pipeline_id, "/build")  # a later run of the same command
+        assert retried.command_change is None
+        assert [e.attempt for e in store.executions(pipeline_id, "/build")] == [1, 2, 3]
+
+    def test_the_change_is_in_the_pipelines_json(self, store: Store) -> None:
+        pipeline_id = create(store)
+        run(store, pipeline_id, "/lint/ruff", E)
+        store.reset(pipeline_id, "/lint/ruff", actor="bob", run="ruff check --fix")
+        run(store, pipeline_id, "/lint/ruff")
+        ruff = next(
+            n for n in pipeline_json(store, pipeline_id)["nodes"] if n["path"] == "/lint/ruff"
+        )
+        first, second = ruff["executions"]
+        assert first["command_change"] is None
+        assert second["command_change"] == {"by": "bob", "old": "ruff", "new": "ruff check --fix"}
+
+    def test_two_changes_before_it_runs_keep_the_command_it_last_ran(self, store: Store) -> None:
+        pipeline_id = create(store)
+        run(store, pipeline_id, "/build", E)
+        store.reset(pipeline_id, "/build", actor="alice", run="make -j1")
+        store.reset(pipeline_id, "/build", actor="bob", run="make -j2")
+        store.reset(pipeline_id, "/build", actor="carol")  # a plain reset keeps the change
+        assert run(store, pipeline_id, "/build").command_change == CommandChange(
+            "bob", "build", "make -j2"
+        )
+        store.reset(pipeline_id, "/build", actor="dan", run="make")
+        store.reset(pipeline_id, "/build", actor="dan", run="make -j2")  # back: no change
+        assert run(store, pipeline_id, "/build").command_change is None
+        assert store.tree(pipeline_id).find("/build").run == "make -j2"  # type: ignore[union-attr]
+
+    def test_the_same_command_is_a_plain_reset(self, store: Store) -> None:
+        pipeline_id = create(store)
+        run(store, pipeline_id, "/build", E)
+        store.reset(pipeline_id, "/build", actor="alice", run="build")
+        assert run(store, pipeline_id, "/build").command_change is None
+        assert [e.message for e in store.events(pipeline_id) if e.kind == "reset"] == [""]
+
+    @pytest.mark.parametrize(
+        ("path", "command", "words"),
+        [("/lint", "echo", "/lint is a parallel"), ("/build", " ", "the new command is empty")],
+    )
+    def test_a_parent_or_an_empty_command_is_refused_and_nothing_changes(
+        self, store: Store, path: str, command: str, words: str
+    ) -> None:
+        pipeline_id = create(store)
+        run(store, pipeline_id, "/lint/ruff", E)
+        before = (store.pipeline(pipeline_id).tree_json, states(store, pipeline_id))
+        events = kinds(store, pipeline_id)
+        with pytest.raises(ValueError, match=words):
+            store.reset(pipeline_id, path, actor="alice", run=command)
+        assert (store.pipeline(pipeline_id).tree_json, states(store, pipeline_id)) == before
+        assert kinds(store, pipeline_id) == events
+        with pytest.raises(NotFound):
+            store.reset(pipeline_id, "/nope", run="echo")
+
+    def test_another_process_runs_the_new_command(self, database_url: str) -> None:
+        """An engine elsewhere holds the tree it parsed; it must not run the old command."""
+        engine_side, cli_side = Store(database_url), Store(database_url)
+        try:
+            pipeline_id = create(engine_side)
+            run(engine_side, pipeline_id, "/build", E)
+            assert engine_side.tree(pipeline_id).find("/build").run == "build"  # type: ignore[union-attr]
+            cli_side.reset(pipeline_id, "/build", actor="alice", run="make -j1")
+            queued = engine_side.queue(pipeline_id, "/build", "/logs")  # a write: sees it
+            assert engine_side.tree(pipeline_id).find("/build").run == "make -j1"  # type: ignore[union-attr]
+            assert queued.command_change == CommandChange("alice", "build", "make -j1")
+            cli_side.reset(pipeline_id, "/build", actor="bob", run="make -j2")
+            engine_side.pipeline(pipeline_id)  # a read of the pipeline sees it too
+            assert engine_side.tree(pipeline_id).find("/build").run == "make -j2"  # type: ignore[union-attr]
+        finally:
+            engine_side.close()
+            cli_side.close()
 
 
 class TestSkipAndCancel:
