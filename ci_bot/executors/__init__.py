@@ -2,7 +2,12 @@
 (a real container per Exec) and ``FakeExecutor`` for the scheduler's tests.
 
     base.py       the protocol and its dataclasses (ExecSpec in, ExecResult out)
-    docker.py     DockerExecutor: create → start → follow → remove, never a pull
+    docker.py     DockerExecutor: image → services → create → start → follow → remove
+    pulls.py      an image pulled by the node's `pull` policy, once for concurrent nodes
+    registry.py   the operator's registry credentials (Docker's config.json), per host
+    builds.py     an image built from the repository's Dockerfile, once per content hash
+    sidecars.py   a node's services: its own network, ready checks, logs kept, removal
+    flights.py    one piece of work per key at a time, shared by whoever waits for it
     workspace.py  a pristine copy-on-write /workspace: one derived image per (pipeline, image)
     follow.py     output into the log exactly once; kills on cancel and at the deadline
     logs.py       the log file: timestamped lines, secrets masked before disk, ``tail``

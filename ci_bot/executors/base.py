@@ -13,18 +13,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from ci_bot.tree.containers import BuildSpec, Service
+
 DONE = "done"
 ERROR = "error"
 WORKER_ERROR = "worker_error"
 CANCELLED = "cancelled"
 
 # Labels every Exec container carries; ``running()`` and cleanups find containers by them.
+# Service containers and networks carry LABEL_SERVICE_OF (their execution) instead of
+# LABEL_EXECUTION, so they are never taken for an Exec.
 LABEL_PIPELINE = "ci-bot.pipeline"
 LABEL_NODE = "ci-bot.node"
 LABEL_EXECUTION = "ci-bot.execution"
 # Pipeline and execution ids are unique per database only; the bot id (one per
 # database) keeps two bots sharing one Docker engine out of each other's way.
 LABEL_BOT = "ci-bot.bot"
+LABEL_SERVICE_OF = "ci-bot.service-of"
+LABEL_SERVICE = "ci-bot.service"
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,10 @@ class ExecSpec:
     mem_bytes: int | None = None
     requires_docker: bool = False
     bot_id: str = ""  # which bot's pipeline this is (see LABEL_BOT)
+    pull: str = "missing"  # when ``image`` is pulled: "missing", "always", "never"
+    build: BuildSpec | None = None  # when set, ``image`` is its tag (builds.build_tag)
+    services: tuple[Service, ...] = ()  # sidecars started before, removed after
+    trusted: bool = True  # the operator's registry credentials may be used for this run
 
 
 @dataclass(frozen=True)

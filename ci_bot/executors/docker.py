@@ -3,8 +3,10 @@
 Every container gets a pristine copy-on-write /workspace (see ``workspace.py``),
 the pipeline's data store at /ci/data, the repository's cache at /ci/cache, a pids
 limit and the node's cpu/mem, and no Docker socket unless the node needs it and
-the bot allows it. Images are never pulled. Output is streamed into the node's
-log as it comes; every container is removed once it ended, whatever happened.
+the bot allows it. Its image is pulled (``pulls.py``) or built from the
+repository's Dockerfile (``builds.py``) first when needed, and its services
+(``sidecars.py``) are started and ready before it. Output is streamed into the
+node's log as it comes; every container is removed once it ended, whatever happened.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from ci_bot.executors import outcomes
 from ci_bot.executors.base import (
     CANCELLED,
     DONE,
+    ERROR,
     LABEL_BOT,
     LABEL_EXECUTION,
     LABEL_NODE,
@@ -37,11 +40,18 @@ from ci_bot.executors.base import (
     ExecSpec,
     RunningContainer,
 )
+from ci_bot.executors.builds import BuildFailed, BuildRequest, ImageBuilder, build_tag
 from ci_bot.executors.follow import OutputFollower, Watch, resume_point
 from ci_bot.executors.logs import LogWriter
+from ci_bot.executors.pulls import ImagePuller, ImageUnavailable
+from ci_bot.executors.registry import RegistryAuth
+from ci_bot.executors.sidecars import ServiceFailed, Sidecars, remove_leftovers
 from ci_bot.executors.workspace import WORKSPACE, WorkspaceImages
+from ci_bot.tree.containers import Service
 
 logger = logging.getLogger(__name__)
+# Pull, build and service progress, one line each, for whoever watches (``ci-bot run``).
+progress_logger = logging.getLogger("ci_bot.progress")
 
 DEFAULT_URL = "unix:///var/run/docker.sock"
 CONTAINER_SOCKET = "/var/run/docker.sock"
@@ -59,12 +69,15 @@ class DockerExecutor:
         base_url: str | None = None,
         allow_docker_socket: bool = False,
         pids_limit: int = PIDS_LIMIT,
+        registry_auth: RegistryAuth | None = None,
     ) -> None:
         self._client = client
         self._base_url = base_url
         self._allow_docker_socket = allow_docker_socket
         self._pids_limit = pids_limit
         self._workspaces = WorkspaceImages()
+        self._puller = ImagePuller(registry_auth)
+        self._builder = ImageBuilder(self._puller)
         self._lock = threading.Lock()  # guards the client, _watches and _cancelled
         self._watches: dict[str, Watch] = {}
         self._cancelled: set[str] = set()
@@ -78,7 +91,14 @@ class DockerExecutor:
 
     def reattach(self, container_id: str, spec: ExecSpec) -> ExecResult:
         floor_ns = resume_point(spec.log_path)
-        return self._logged(spec, lambda log: self._reattach(container_id, spec, log, floor_ns))
+        try:
+            return self._logged(spec, lambda log: self._reattach(container_id, spec, log, floor_ns))
+        finally:
+            if spec.services:  # started by the engine that died: kept, then removed
+                try:
+                    Sidecars.adopt(self._docker(), spec).remove()
+                except (DockerException, RequestException, ExecutorError) as exc:
+                    logger.warning("could not remove the services of %s: %s", spec.node_path, exc)
 
     def kill(self, execution_id: str, bot_id: str = "") -> None:
         with self._lock:
@@ -112,7 +132,10 @@ class DockerExecutor:
 
     def release_pipeline(self, pipeline_id: str, bot_id: str = "") -> None:
         try:
-            self._workspaces.release(self._docker(), pipeline_id, bot_id)
+            client = self._docker()
+            # Services left by an engine that died mid-node (the node was not re-attached).
+            remove_leftovers(client, pipeline_id=pipeline_id)
+            self._workspaces.release(client, pipeline_id, bot_id)
         except (DockerException, RequestException) as exc:
             raise ExecutorError(self._failure_message(exc)) from exc
 
@@ -150,12 +173,50 @@ class DockerExecutor:
         if spec.requires_docker and not self._allow_docker_socket:
             return outcomes.socket_refused()
         client = self._docker()
-        image_id = self._workspaces.image_for(
-            client, spec.pipeline_id, spec.image, spec.source_dir, spec.bot_id
+        sidecars = (
+            Sidecars(
+                client,
+                spec,
+                lambda s: self._service_image(client, spec, s, log),
+                _progress(spec, log),
+            )
+            if spec.services
+            else None
         )
-        container = self._create(client, image_id, spec)
+        try:
+            self._provide_image(client, spec, log)
+            image_id = self._workspaces.image_for(
+                client, spec.pipeline_id, spec.image, spec.source_dir, spec.bot_id
+            )
+            if sidecars is not None:
+                sidecars.start()
+            return self._run_container(client, image_id, spec, log, on_started, sidecars)
+        except ImageUnavailable as error:
+            return ExecResult(WORKER_ERROR, None, str(error))
+        except BuildFailed as error:
+            return ExecResult(ERROR, None, str(error))
+        except ServiceFailed as error:
+            for line in error.log_tail:
+                log.note(f"  | {line}")
+            return ExecResult(ERROR, None, str(error))
+        finally:
+            if sidecars is not None:
+                sidecars.remove()
+
+    def _run_container(
+        self,
+        client: DockerClient,
+        image_id: str,
+        spec: ExecSpec,
+        log: LogWriter,
+        on_started: Callable[[str], None] | None,
+        sidecars: Sidecars | None,
+    ) -> ExecResult:
+        container = self._create(client, image_id, spec, sidecars.network if sidecars else None)
         try:
             watch = self._watch(spec.execution_id, container)
+            if sidecars is not None and not watch.cancelled:
+                sidecars.wait_ready(lambda: watch.cancelled)
             if watch.cancelled:
                 return ExecResult(CANCELLED, None, "cancelled", str(container.id))
             logger.debug("docker start %s (%s)", container.id, spec.node_path)
@@ -166,6 +227,44 @@ class DockerExecutor:
             return self._follow(watch, spec, log, float(spec.timeout_seconds))
         finally:
             self._forget(spec.execution_id, container)
+
+    def _provide_image(self, client: DockerClient, spec: ExecSpec, log: LogWriter) -> None:
+        """Pull or build the node's image, as its parameters say."""
+        progress = _progress(spec, log)
+        if spec.build is None:
+            self._puller.ensure(
+                client, spec.image, spec.pull, trusted=spec.trusted, progress=progress
+            )
+            return
+        request = BuildRequest(spec.source_dir, spec.build, spec.image, spec.trusted)
+        wrote: list[bool] = []
+
+        def write_log(line: str) -> None:
+            wrote.append(True)
+            log.write(line.encode() + b"\n")
+
+        try:
+            self._builder.ensure(client, request, write_log, progress)
+        except BuildFailed as failure:
+            if not wrote:  # another node ran the build: show its end here too
+                for line in failure.log_lines:
+                    log.write(line.encode() + b"\n")
+            raise
+
+    def _service_image(
+        self, client: DockerClient, spec: ExecSpec, service: Service, log: LogWriter
+    ) -> str:
+        progress = _progress(spec, log)
+        if service.build is None:
+            image = str(service.image)
+            self._puller.ensure(client, image, spec.pull, trusted=spec.trusted, progress=progress)
+            return image
+        tag = build_tag(spec.source_dir, service.build)
+        request = BuildRequest(spec.source_dir, service.build, tag, spec.trusted)
+        self._builder.ensure(
+            client, request, lambda line: log.write(line.encode() + b"\n"), progress
+        )
+        return tag
 
     def _reattach(
         self, container_id: str, spec: ExecSpec, log: LogWriter, floor_ns: int | None
@@ -216,7 +315,9 @@ class DockerExecutor:
             spec, str(container.id), status, watch.cancelled, watch.timed_out, oom_killed
         )
 
-    def _create(self, client: DockerClient, image_id: str, spec: ExecSpec) -> Container:
+    def _create(
+        self, client: DockerClient, image_id: str, spec: ExecSpec, network: str | None
+    ) -> Container:
         environment = {**spec.env, **spec.secrets, "CI_DATA": "/ci/data", "CI_CACHE": "/ci/cache"}
         mounts = [_bind(spec.data_dir, "/ci/data"), _bind(spec.cache_dir, "/ci/cache")]
         if spec.requires_docker:
@@ -240,6 +341,7 @@ class DockerExecutor:
             memswap_limit=spec.mem_bytes,  # no swap: past the limit the node is OOM-killed
             pids_limit=self._pids_limit,
             privileged=False,
+            network=network,  # None: the default bridge
         )
 
     def _socket_mounts(self) -> list[Mount]:
@@ -303,3 +405,13 @@ class DockerExecutor:
 def _bind(host_dir: Path, target: str) -> Mount:
     host_dir.mkdir(parents=True, exist_ok=True)
     return Mount(target, str(host_dir.resolve()), type="bind")
+
+
+def _progress(spec: ExecSpec, log: LogWriter) -> Callable[[str], None]:
+    """A progress line: a note in the node's log, and a line for whoever watches."""
+
+    def say(text: str) -> None:
+        log.note(text)
+        progress_logger.info("%s  %s", spec.node_path, text)
+
+    return say

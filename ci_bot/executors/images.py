@@ -1,7 +1,7 @@
 """The base images ci-bot's own setup builds without a registry, and where to get a missing one.
 
-The bot never pulls: an image is either on the engine already or the node fails
-with a ``worker_error`` whose message comes from :func:`missing_image_hint`.
+Other images are pulled (``pulls.py``); these two exist on no registry, so a
+missing one is a ``worker_error`` whose message comes from :func:`missing_image_hint`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ def missing_image_hint(image: str) -> str:
     if image in BUILT_HERE:
         return "build it with `make images` (scripts/build-images.sh); it needs no registry"
     return (
-        f"load it onto this machine's engine first: `docker pull {image}` where a registry "
-        f"is reachable, or `docker import` / `docker load` a file (ci-bot never pulls)"
+        f"ci-bot pulls it unless the node says pull = \"never\"; otherwise load it onto this "
+        f"machine's engine first: `docker pull {image}`, or `docker import` / `docker load` a file"
     )
 
 

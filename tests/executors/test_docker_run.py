@@ -224,17 +224,19 @@ def test_out_of_memory_is_a_worker_error(executor: DockerExecutor, make_spec: Ma
     assert result.message == "ran out of memory (limit 16m); raise `mem` for this node"
 
 
-def test_missing_image_is_a_worker_error_and_nothing_is_pulled(
+def test_missing_image_with_pull_never_is_a_worker_error_and_nothing_is_pulled(
     executor: DockerExecutor, make_spec: MakeSpec, docker_engine: DockerClient
 ) -> None:
     since = time.time()
-    spec = make_spec("true", image="ci-bot-test/never-built:1.0")
+    spec = make_spec("true", image="ci-bot-test/never-built:1.0", pull="never")
 
     result = executor.run(spec)
 
     assert result.state == "worker_error"
-    assert "ci-bot-test/never-built:1.0" in result.message
-    assert "docker pull ci-bot-test/never-built:1.0" in result.message
+    assert result.message == (
+        "image ci-bot-test/never-built:1.0 is not on the Docker engine, "
+        'and pull = "never" forbids pulling it'
+    )
     assert events_since(docker_engine, since, type="image", event="pull") == []
     assert "never-built" in spec.log_path.read_text()
 
