@@ -132,12 +132,29 @@ def show(pipeline_id: int, as_json: bool) -> None:
 @click.command()
 @click.argument("pipeline_id", type=int)
 @click.argument("node_path")
-def reset(pipeline_id: int, node_path: str) -> None:
+@click.option(
+    "--run",
+    "command",
+    metavar="CMD",
+    default=None,
+    help="The Exec runs this command from now on (the change is kept on its next execution).",
+)
+def reset(pipeline_id: int, node_path: str, command: str | None) -> None:
     """Run a node (and everything below it) again; the pipeline continues from there."""
     svc = services()
-    paths = _control(lambda: svc.store.reset(pipeline_id, node_path, actor=_actor()))
+    old = None if command is None else _command_to_replace(svc, pipeline_id, node_path, command)
+    paths = _control(lambda: svc.store.reset(pipeline_id, node_path, _actor(), command))
     click.echo(f"reset {node_path}: {len(paths)} Exec{'s' if len(paths) != 1 else ''} to run again")
+    if command is not None and command != old:
+        click.echo(f"{node_path} now runs: {command}  (was: {old})")
     _hint(svc, pipeline_id)
+
+
+def _command_to_replace(svc: Services, pipeline_id: int, path: str, command: str) -> str:
+    """The command ``path`` runs now; exit 1 saying why when ``command`` cannot replace it."""
+    _refuse(lambda: control.command_refusal(svc.store, pipeline_id, path, command))
+    node = svc.store.tree(pipeline_id).find(path)
+    return (node.run if node is not None else None) or ""
 
 
 @click.command()

@@ -7,6 +7,7 @@ what one command writes, the next one reads from the store, as it would for a pe
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import re
@@ -21,6 +22,7 @@ from typing import Any
 import pytest
 from docker import DockerClient
 
+from ci_bot.executors.images import BUSYBOX_IMAGE
 from ci_bot.store.store import Store
 from tests.conftest import REPO_ROOT
 from tests.containers import ci_bot_command, remove_leftovers, started_nodes
@@ -246,6 +248,62 @@ def test_skip_unskip_and_cancel_on_a_finished_pipeline(
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert cli.starts(docker_engine, 1, since) == ["/deploy"]
     assert attempts(cli.json("show", "1", "--json"), "/deploy") == [(1, "done")]
+
+
+GREETER = f"""
+[push]
+pipeline = "main"
+
+[pipeline.main]
+image = "{BUSYBOX_IMAGE}"
+[pipeline.main.greet]
+run = "echo 'hello from the old command'; exit 3"
+[pipeline.main.after]
+run = "echo after"
+"""
+
+
+def test_reset_with_a_new_command_runs_it_and_records_the_change(cli: Cli, tmp_path: Path) -> None:
+    repo = tmp_path / "greeter"
+    repo.mkdir()
+    (repo / "conducto.cfg").write_text(GREETER)
+    assert cli("run", repo, "--branch", "main").returncode == 1
+    before = cli.json("show", "1", "--json")
+
+    refusals = {
+        "/": "/ is a serial: only an Exec has a command to change; "
+        "reset one of its Execs with --run",
+        "/greet": "the new command is empty: give the command the node should run",
+    }
+    for path, message in refusals.items():
+        refused = cli("reset", "1", path, "--run", " " if path == "/greet" else "echo hi")
+        assert (refused.returncode, refused.stderr.strip()) == (1, f"Error: {message}"), path
+    assert cli.json("show", "1", "--json") == before  # nothing was written
+
+    new_command = "echo 'hello from the new command'"
+    reset = cli("reset", "1", "/greet", "--run", new_command)
+    assert reset.returncode == 0, reset.stderr
+    assert reset.stdout.splitlines()[:2] == [
+        "reset /greet: 1 Exec to run again",
+        f"/greet now runs: {new_command}  (was: echo 'hello from the old command'; exit 3)",
+    ]
+    resumed = cli("resume", "1")
+
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "new command: echo 'hello from the new command' (was: " in resumed.stdout
+    after = cli.json("show", "1", "--json")
+    assert after["state"] == "done"
+    first, second = node(after, "/greet")["executions"]
+    assert first == node(before, "/greet")["executions"][0]  # the failed one untouched
+    assert (first["command_change"], second["state"]) == (None, "done")
+    assert second["command_change"] == {
+        "by": getpass.getuser(),
+        "old": "echo 'hello from the old command'; exit 3",
+        "new": new_command,
+    }
+    logs = cli.data_dir / "pipelines" / "1" / "logs"
+    assert "hello from the old command" in (logs / f"{first['id']}.log").read_text()
+    assert "hello from the new command" in (logs / f"{second['id']}.log").read_text()
 
 
 def test_a_broken_config_exits_2_naming_file_line_and_key(cli: Cli, tmp_path: Path) -> None:
