@@ -8,7 +8,7 @@ PYTHON  ?= python3
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
 
-.PHONY: setup venv docker images chromium postgres lint typecheck pytest test demo bench clean
+.PHONY: setup venv docker images chromium postgres registry lint typecheck pytest test demo bench clean
 
 # The store's and engine's tests run on SQLite and on this real PostgreSQL.
 TEST_POSTGRES_URL ?= postgresql+psycopg://ci_bot:ci_bot@127.0.0.1:5432/ci_bot_test
@@ -48,7 +48,11 @@ typecheck: venv
 postgres:
 	bash scripts/ensure-postgres.sh
 
-pytest: setup postgres
+# Debian's docker-registry and htpasswd: the pull tests start registries on loopback.
+registry:
+	bash scripts/ensure-registry.sh
+
+pytest: setup postgres registry
 	$(BIN)/pytest
 
 test: setup lint typecheck pytest
