@@ -23,7 +23,7 @@ from ci_bot.executors.outcomes import root_cause
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-pytest_plugins = ["tests.gitrepos"]
+pytest_plugins = ["tests.gitrepos", "tests.registries"]
 
 # Read once, before ``clean_environ`` empties CI_BOT_* for each test (this name is
 # not a setting of the bot's, so it is kept apart from them).
