@@ -178,6 +178,8 @@ class UiTokenRow(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # viewer | operator.  Tokens made before roles existed could act: they stay operators.
+    role: Mapped[str] = mapped_column(String(20), default="operator")
 
 
 class UiSessionRow(Base):
@@ -189,6 +191,7 @@ class UiSessionRow(Base):
     id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     user: Mapped[str] = mapped_column(String(255))
     kind: Mapped[str] = mapped_column(String(20))  # token | github
+    role: Mapped[str] = mapped_column(String(20), default="operator")  # a token's role
     csrf_token: Mapped[str] = mapped_column(String(100))
     # A GitHub user's OAuth token: asked for repository permissions, never shown.
     github_token: Mapped[str] = mapped_column(Text, default="")
