@@ -10,8 +10,8 @@ import difflib
 from collections.abc import Mapping
 from typing import Any
 
-from ci_bot.tree.containers import BUILD_KEYS, SERVICE_KEYS
-from ci_bot.tree.nodes import NAME
+from ci_bot.tree.containers import SERVICE_KEYS
+from ci_bot.tree.nodes import name_problem
 from ci_bot.tree.params import PARAMS, STRUCTURE_KEYS, Params, read_bool, read_string
 from ci_bot.tree.problems import KeyPath, ProblemLog, unknown_key
 
@@ -60,10 +60,17 @@ def is_child_table(key: str, value: Any) -> bool:
     if not isinstance(value, Mapping):
         return False
     if key == "build":  # `[pipeline.ci.build]` is most often a stage named build
-        return not set(value) <= BUILD_KEYS
+        return _looks_like_node(value)
     if key == "services":
         return not all(_looks_like_service(item) for item in value.values())
     return key not in _TABLE_PARAMS
+
+
+def _looks_like_node(table: Mapping[str, Any]) -> bool:
+    """Node keys or child tables: a stage named ``build``, not a ``build = {…}`` table."""
+    return bool(set(table) & set(NODE_KEYS)) or any(
+        isinstance(item, Mapping) for key, item in table.items() if key != "args"
+    )
 
 
 def _looks_like_service(table: Any) -> bool:
@@ -76,9 +83,10 @@ def _looks_like_service(table: Any) -> bool:
 
 
 def check_name(name: str, path: KeyPath, log: ProblemLog) -> bool:
-    if NAME.fullmatch(name):
+    problem = name_problem(name)
+    if problem is None:
         return True
-    log.add(path, f"node name {name!r} may hold only letters, digits, '_', '.' and '-'")
+    log.add(path, problem)
     return False
 
 

@@ -17,7 +17,6 @@ from ci_bot.tree.durations import format_duration, parse_duration
 PULL_POLICIES = ("missing", "always", "never")
 SERVICE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")  # a DNS label: the Exec reaches it by name
 DEFAULT_READY_TIMEOUT = 60
-BUILD_KEYS = frozenset({"dockerfile", "context", "args", "target"})
 SERVICE_KEYS = frozenset({"image", "build", "run", "env", "ready", "ready_timeout"})
 
 
@@ -71,7 +70,7 @@ def read_build(value: Any) -> BuildSpec:
         value = {"dockerfile": value}
     if not isinstance(value, Mapping):
         raise ValueError('must be a table such as {dockerfile = "ci/Dockerfile", context = "."}')
-    _refuse_unknown(value, ("dockerfile", "context", "args", "target"), "build")  # BUILD_KEYS
+    _refuse_unknown(value, ("dockerfile", "context", "args", "target"), "build")
     args = value.get("args", {})
     if not isinstance(args, Mapping):
         raise TableItemError("must be a table of strings", ("args",))
