@@ -6,26 +6,22 @@ chunks is still caught. Memory stays bounded: a line with no newline in sight is
 written in pieces of ``PIECE_BYTES`` (each piece becomes a line of its own), and
 the cut between pieces never falls inside a secret.
 
-Secrets are masked as their lines (a multi-line secret such as a private key is
-masked line by line). A value shorter than ``MIN_SECRET_CHARS`` would replace
-ordinary output everywhere ("1", "no"), so it is skipped with a warning instead.
+What is masked, and what is not, is ``ci_bot/secrets/masking.py``'s: each line of
+a secret, and its base64, base64url and hex forms.  No form holds a newline, so
+masking whole lines catches a form however the output was chunked.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
-logger = logging.getLogger(__name__)
+from ci_bot.secrets.masking import Masker
 
 PIECE_BYTES = 64 * 1024
-MIN_SECRET_CHARS = 3
-MASK = b"***"
 NOTE_PREFIX = "[ci-bot] "  # lines ci-bot itself adds, e.g. why a node ended
 
 
@@ -43,25 +39,6 @@ def parse_timestamp(line: str) -> datetime | None:
         return None
 
 
-def secret_tokens(secrets: Mapping[str, str]) -> list[bytes]:
-    """The byte strings to mask, longest first so a longer secret wins over its prefix."""
-    tokens: set[bytes] = set()
-    for name, value in secrets.items():
-        for line in value.splitlines():
-            token = line.strip()
-            if not token:
-                continue
-            if len(token) < MIN_SECRET_CHARS:
-                logger.warning(
-                    "secret %s has a line of %d characters: too short to mask, left unmasked",
-                    name,
-                    len(token),
-                )
-                continue
-            tokens.add(token.encode())
-    return sorted(tokens, key=len, reverse=True)
-
-
 class LogWriter:
     """Appends a container's output to ``path`` line by line, masked and timestamped."""
 
@@ -73,9 +50,8 @@ class LogWriter:
         clock: Callable[[], str] = utc_timestamp,
         piece_bytes: int = PIECE_BYTES,
     ) -> None:
-        tokens = secret_tokens(secrets or {})
-        self._pattern = re.compile(b"|".join(re.escape(t) for t in tokens)) if tokens else None
-        self._holdback = max((len(t) for t in tokens), default=1) - 1
+        self._masker = Masker.of_secrets(secrets or {})
+        self._holdback = max(self._masker.longest - 1, 0)
         self._piece = piece_bytes
         self._clock = clock
         self._pending = b""  # the start of a line not written yet: < piece + holdback bytes
@@ -140,14 +116,13 @@ class LogWriter:
     def _cut(self, data: bytes, start: int) -> int:
         """Where the piece starting at ``start`` ends: never inside a secret."""
         cut = start + self._piece
-        if self._pattern is not None:
-            for match in self._pattern.finditer(data, start, cut + self._holdback):
-                if match.start() < cut < match.end():
-                    return match.end()
+        for begin, end in self._masker.spans(data, start, cut + self._holdback):
+            if begin < cut < end:
+                return end
         return cut
 
     def _mask(self, text: bytes) -> bytes:
-        return text if self._pattern is None else self._pattern.sub(MASK, text)
+        return self._masker.hide_bytes(text)
 
     def _emit(self, lines: list[bytes]) -> None:
         if lines:

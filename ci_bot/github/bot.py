@@ -16,6 +16,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from ci_bot.errors import IntegrationError
 from ci_bot.git import Mirrors, mask
 from ci_bot.github.events import Repo
+from ci_bot.secrets.masking import SecretValues, text_masker
 from ci_bot.settings import Settings
 from ci_bot.store.store import Store
 from integrations.github.api import GitHubApi
@@ -74,13 +75,12 @@ class GitHubBot:
             logger.warning("reacting to comment %d failed: %s", comment_id, error)
 
 
-def make_mask(secrets: Mapping[str, str]) -> Callable[[str], str]:
-    """Hide the secret store's values and URL credentials in text bound for GitHub."""
-    values = sorted({v for v in secrets.values() if len(v) >= 4}, key=len, reverse=True)
+def make_mask(secrets: Mapping[str, str] | SecretValues) -> Callable[[str], str]:
+    """Hide the secrets (each form of them: ``ci_bot/secrets/masking.py``) and URL
+    credentials in text bound for GitHub."""
+    hide_secrets = text_masker(secrets)
 
     def hide(text: str) -> str:
-        for value in values:
-            text = text.replace(value, "***")
-        return mask(text)
+        return mask(hide_secrets(text))
 
     return hide

@@ -11,7 +11,6 @@ bad token, message gone).  One log line per call, never the token.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,7 +18,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from ci_bot.errors import IntegrationError
-from ci_bot.executors.logs import MASK, secret_tokens
+from ci_bot.secrets.masking import SecretValues, text_masker
 
 logger = logging.getLogger(__name__)
 
@@ -59,15 +58,14 @@ class SlackApi:
         token: str,
         base_url: str,
         *,
-        secrets: Mapping[str, str] | None = None,
+        secrets: Mapping[str, str] | SecretValues | None = None,
         timeout: int = 10,
     ) -> None:
         # No retry handlers: a retry here would block the reporter; it backs off itself.
         self._client = WebClient(
             token=token, base_url=base_url.rstrip("/") + "/", timeout=timeout, retry_handlers=[]
         )
-        tokens = [token.decode() for token in secret_tokens(secrets or {})]
-        self._secrets = re.compile("|".join(map(re.escape, tokens))) if tokens else None
+        self._hide = text_masker(secrets)  # a live store: secrets set later are hidden too
 
     def post(
         self,
@@ -106,11 +104,9 @@ class SlackApi:
         return data
 
     def _mask(self, value: Any) -> Any:
-        """``value`` with every secret's text replaced by ***, however deep it sits."""
-        if self._secrets is None:
-            return value
+        """``value`` with every secret's forms replaced by ***, however deep they sit."""
         if isinstance(value, str):
-            return self._secrets.sub(MASK.decode(), value)
+            return self._hide(value)
         if isinstance(value, list):
             return [self._mask(item) for item in value]
         if isinstance(value, dict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
 import logging
 import re
@@ -119,6 +120,43 @@ def test_pieces_join_to_the_masked_output(
         # A piece boundary may split a multi-byte character; join the bytes, then decode.
         raw = b"".join(line.split(b" ", 1)[1] for line in log.read_bytes().splitlines())
         assert raw.decode() == expected
+
+
+ENCODED = "tok>>>???-s3cr3t"  # its base64 holds + and /: base64url differs
+ENCODED_RAW = ENCODED.encode()
+FORMS = {
+    "base64": base64.b64encode(ENCODED_RAW),
+    "base64 unpadded": base64.b64encode(ENCODED_RAW).rstrip(b"="),
+    "base64 of echo": base64.b64encode(ENCODED_RAW + b"\n"),
+    "base64url": base64.urlsafe_b64encode(ENCODED_RAW),
+    "hex": ENCODED_RAW.hex().encode(),
+    "HEX": ENCODED_RAW.hex().upper().encode(),
+    "od -tx1": ENCODED_RAW.hex(" ").encode(),
+}
+
+
+@pytest.mark.parametrize("form", FORMS.values(), ids=FORMS.keys())
+@pytest.mark.parametrize("piece", [7, 64 * 1024])
+def test_encoded_forms_fed_byte_by_byte_are_masked(tmp_path: Path, form: bytes, piece: int) -> None:
+    """Fed one byte at a time, even with pieces shorter than the form."""
+    log = tmp_path / "n.log"
+    with writer(log, {"TOKEN": ENCODED}, piece=piece) as out:
+        for byte in b"pre " + form + b" post\n":
+            out.write(bytes([byte]))
+
+    assert "".join(written(log)) == "pre *** post"
+    assert form not in log.read_bytes()
+
+
+def test_the_value_inside_a_longer_base64_stream_is_masked(tmp_path: Path) -> None:
+    log = tmp_path / "n.log"
+    streams = [base64.b64encode(b"x" * before + ENCODED_RAW + b"!") for before in range(3)]
+    with writer(log, {"TOKEN": ENCODED}) as out:
+        for byte in b"\n".join(streams) + b"\n":
+            out.write(bytes([byte]))
+
+    lines = written(log)
+    assert len(lines) == 3 and all(line.count("***") == 1 for line in lines)
 
 
 def test_note_finishes_the_open_line_first(tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
-"""The bot's secret store: ``NAME=value`` lines in a file only the bot reads.
+"""The older secret store: ``CI_BOT_SECRETS_FILE``, ``NAME=value`` lines, in plain text.
 
-Nodes name the secrets they need (``secrets = ["DEPLOY_TOKEN"]``); the values
-come from here, reach the container as environment variables and are masked in
-every log.  Values never appear in a message, a log line or an exception.
+Every repository gets these (there is no scope in the format), which is why
+``ci-bot secrets set`` is the way to store secrets now; the file keeps working
+for local use and ``ci-bot run``.  Bad lines and values too short to mask are
+skipped with a warning that names the line, never the value.
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from ci_bot.secrets.values import refusal
 from ci_bot.tree.params import ENV_NAME
 
 logger = logging.getLogger(__name__)
 
 
 def load_secrets(path: Path) -> dict[str, str]:
-    """The secrets in ``path`` (absent file: none). Bad lines are skipped with a warning."""
+    """The secrets in ``path`` (absent file: none)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -27,9 +29,13 @@ def load_secrets(path: Path) -> dict[str, str]:
         if not stripped or stripped.startswith("#"):
             continue
         name, sep, value = stripped.partition("=")
-        name = name.strip()
+        name, value = name.strip(), value.strip()
         if not sep or not ENV_NAME.fullmatch(name):
             logger.warning("%s:%d: not a NAME=value line; skipped", path, number)
             continue
-        secrets[name] = value.strip()
+        problem = refusal(value)
+        if problem:
+            logger.warning("%s:%d: secret %s refused: %s", path, number, name, problem)
+            continue
+        secrets[name] = value
     return secrets

@@ -1,0 +1,150 @@
+"""Hiding secrets in text bound for people: logs, the UI and API, GitHub and Slack.
+
+Pure (no I/O).  Every sink hides with a ``Masker`` built here, so they all hide
+the same forms of a value ``V``, each replaced by ``***``:
+
+* each line of ``V``, stripped, when it has at least ``MIN_LITERAL_CHARS``
+  characters (a multi-line value such as a private key is hidden line by line);
+* ``V`` and ``V`` followed by a newline (what ``echo "$V" | base64`` encodes) in
+  base64 and base64url, with and without ``=`` padding;
+* ``V`` in hex, lower and upper case, contiguous (``od -An -tx1 | tr -d ' \\n'``,
+  ``xxd -p`` of a short value) or with a space between bytes (``od -An -tx1`` of a
+  value of up to 16 bytes);
+* ``V`` inside a longer base64 (or base64url) stream: there its characters depend on
+  where ``V`` starts, modulo 3, and on its neighbours; for each of the three
+  alignments the run of characters made of ``V``'s bits alone is hidden.
+
+An encoded form shorter than ``MIN_ENCODED_CHARS`` is not hidden: it would hide
+ordinary words.  With values of at least 5 characters every form is long enough.
+
+Not covered: encodings wrapped over several lines (``base64`` without ``-w0`` of a
+value longer than 57 bytes, ``hexdump -C``), other encodings (URL quoting, base32,
+compression), a value printed in pieces.  Masking guards against accidents; a node
+that holds a secret and wants to leak it can always transform it first.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Protocol
+
+logger = logging.getLogger(__name__)
+
+MASK = "***"
+MIN_LITERAL_CHARS = 3  # a shorter line ("1", "no") would hide ordinary output everywhere
+MIN_ENCODED_CHARS = 6
+# Where a value's first byte sits in a base64 stream (mod 3) decides how many leading
+# characters it shares with the bytes before it: 0, 2 or 3.
+SHARED_LEADING_CHARS = {0: 0, 1: 2, 2: 3}
+
+
+def literal_lines(value: str) -> list[str]:
+    """The lines of ``value`` worth hiding on their own."""
+    return [line.strip() for line in value.splitlines() if len(line.strip()) >= MIN_LITERAL_CHARS]
+
+
+def encoded_forms(value: str) -> set[str]:
+    """Every encoded form of ``value`` that is hidden (see the module's docstring)."""
+    raw = value.encode()
+    if not raw:
+        return set()
+    forms = {raw.hex(), raw.hex().upper(), raw.hex(" "), raw.hex(" ").upper()}
+    for data in (raw, raw + b"\n"):
+        forms |= _both_alphabets(base64.b64encode(data).decode())
+    for offset, shared in SHARED_LEADING_CHARS.items():
+        forms |= _both_alphabets(_inner_base64(raw, offset, shared))
+    return {form for form in forms if len(form) >= MIN_ENCODED_CHARS}
+
+
+def _inner_base64(raw: bytes, offset: int, shared: int) -> str:
+    """The base64 characters made of ``raw``'s bits alone, when ``raw`` starts at
+    ``offset`` (mod 3) of a longer stream: the partial characters at both ends
+    mix in the neighbours' bits."""
+    encoded = base64.b64encode(bytes(offset) + raw).decode().rstrip("=")
+    whole = (len(raw) + offset) * 8 // 6
+    return encoded[shared:whole]
+
+
+def _both_alphabets(standard: str) -> set[str]:
+    """A base64 text and its base64url twin, each with and without padding."""
+    url = standard.replace("+", "-").replace("/", "_")
+    return {standard, standard.rstrip("="), url, url.rstrip("=")}
+
+
+def value_forms(value: str) -> set[str]:
+    """Everything hidden for ``value``: its long-enough lines and its encoded forms."""
+    return set(literal_lines(value)) | encoded_forms(value)
+
+
+class Masker:
+    """Replaces every form of the given values by ``***``, longest first (a longer
+    form wins over its prefix), in text or in bytes."""
+
+    def __init__(self, values: Iterable[str]) -> None:
+        forms: set[str] = set()
+        for value in values:
+            forms |= value_forms(value)
+        ordered = sorted(forms, key=lambda form: (-len(form.encode()), form))
+        self.longest = len(ordered[0].encode()) if ordered else 0
+        self._text = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+        encoded = (re.escape(form.encode()) for form in ordered)
+        self._bytes = re.compile(b"|".join(encoded)) if ordered else None
+
+    @classmethod
+    def of_secrets(cls, secrets: Mapping[str, str]) -> Masker:
+        """A Masker for named secrets, warning (by name, never value) of a line too
+        short to hide."""
+        for name, value in secrets.items():
+            for line in value.splitlines():
+                if 0 < len(line.strip()) < MIN_LITERAL_CHARS:
+                    logger.warning(
+                        "secret %s has a line of %d characters: too short to mask, left unmasked",
+                        name,
+                        len(line.strip()),
+                    )
+        return cls(secrets.values())
+
+    def hide(self, text: str) -> str:
+        return text if self._text is None else self._text.sub(MASK, text)
+
+    def hide_bytes(self, data: bytes) -> bytes:
+        return data if self._bytes is None else self._bytes.sub(MASK.encode(), data)
+
+    def spans(self, data: bytes, start: int, end: int) -> Iterator[tuple[int, int]]:
+        """Where forms occur in ``data[start:end]`` (as ``hide_bytes`` would replace them)."""
+        if self._bytes is not None:
+            for match in self._bytes.finditer(data, start, end):
+                yield match.span()
+
+
+class SecretValues(Protocol):
+    """A store of secrets that may change while the bot runs (``SecretStore``)."""
+
+    def all_values(self) -> list[str]: ...
+
+
+class LiveMasker:
+    """A text masker for a long-lived sink (a reporter, the web app): it follows the
+    secret store, rebuilding its Masker only when the set of values changed."""
+
+    def __init__(self, source: SecretValues) -> None:
+        self._source = source
+        self._current: tuple[frozenset[str], Masker] = (frozenset(), Masker(()))
+
+    def __call__(self, text: str) -> str:
+        values = frozenset(self._source.all_values())
+        known, masker = self._current  # one read: another thread may swap it
+        if values != known:
+            masker = Masker(values)
+            self._current = (values, masker)
+        return masker.hide(text)
+
+
+def text_masker(secrets: Mapping[str, str] | SecretValues | None) -> Callable[[str], str]:
+    """What a sink masks text with: for fixed values, or following a live secret store."""
+    if secrets is None or isinstance(secrets, Mapping):
+        return Masker((secrets or {}).values()).hide
+    return LiveMasker(secrets)
