@@ -8,14 +8,15 @@ tests all build the bot the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, cast
 
 from ci_bot.engine.runner import Engine
 from ci_bot.executors.base import Executor
 from ci_bot.queue import InProcessQueue
 from ci_bot.reporting import Reporter, ReporterHub
 from ci_bot.retention import RetentionWorker
-from ci_bot.secrets import load_secrets
+from ci_bot.secrets.source import SecretSource, as_source
+from ci_bot.secrets.store import SecretStore
 from ci_bot.settings import Settings
 from ci_bot.store.store import Store
 
@@ -38,6 +39,11 @@ class Services:
     reporters: list[Reporter] = field(default_factory=list)
     hub: ReporterHub | None = None
     background: list[Background] = field(default_factory=list)  # e.g. the cron trigger
+
+    @property
+    def secrets(self) -> SecretSource:
+        """Where the engine's secrets come from; what the UI masks."""
+        return as_source(self.engine.secrets)
 
     def start(self) -> None:
         """Start the background work of ``ci-bot serve``: engine, jobs, reporters."""
@@ -68,13 +74,16 @@ def open_services(settings: Settings, executor: Executor | None = None) -> Servi
             base_url=settings.docker_url, allow_docker_socket=settings.allow_docker_socket
         )
     store = Store(settings.database_url)
-    engine = Engine(store, executor, settings, secrets=load_secrets(settings.secrets_file))
+    secrets = SecretStore(store, settings)
+    # The cast goes when runner.py's Engine takes a SecretSource (it only hands
+    # `secrets` to build_spec, which asks it for each pipeline's own).
+    engine = Engine(store, executor, settings, secrets=cast(dict[str, str], secrets))
     services = Services(settings=settings, store=store, executor=executor, engine=engine)
     services.background.append(RetentionWorker(store, settings))
     if settings.slack_token:
         from integrations.slack.reporter import SlackReporter
 
-        services.reporters.append(SlackReporter.from_settings(settings, store, engine.secrets))
+        services.reporters.append(SlackReporter.from_settings(settings, store, secrets))
     from ci_bot.github.dispatch import attach_github
 
     attach_github(services)  # the webhook job; the check-run reporter when an App/token is set

@@ -52,6 +52,20 @@ def _url(text: str) -> str:
     return text.rstrip("/")
 
 
+def _fernet_key(text: str) -> str:
+    from cryptography.fernet import Fernet  # here: only this check needs it at start-up
+
+    try:
+        Fernet(text.encode())
+    except ValueError:
+        raise ValueError(
+            "must be a Fernet key: 44 characters of url-safe base64 "
+            "(python3 -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())')"
+        ) from None
+    return text
+
+
 def _tokens(text: str) -> tuple[str, ...]:
     tokens = tuple(token.strip() for token in text.split(",") if token.strip())
     if any(len(token) < 16 for token in tokens):
@@ -79,7 +93,20 @@ SETTINGS: dict[str, Setting] = {
     ),
     "secrets_file": Setting(
         "CI_BOT_SECRETS_FILE",
-        "NAME=value lines: the secret store for `secrets`; default secrets.env in the data dir.",
+        "NAME=value lines given to every repository (the older way; prefer "
+        "`ci-bot secrets set`); default secrets.env in the data dir.",
+        Path,
+    ),
+    "secret_key": Setting(
+        "CI_BOT_SECRET_KEY",
+        "The Fernet key that encrypts the secret store at rest; unset: the key file.",
+        _fernet_key,
+        secret=True,
+    ),
+    "secret_key_file": Setting(
+        "CI_BOT_SECRET_KEY_FILE",
+        "The key's file when CI_BOT_SECRET_KEY is unset; made (0600) by the first "
+        "`ci-bot secrets set`; default secret.key in the data dir.",
         Path,
     ),
     "docker_url": Setting(
@@ -143,6 +170,7 @@ class Settings:
     data_dir: Path
     database_url: str = field(repr=False)
     secrets_file: Path
+    secret_key_file: Path
     max_parallel: int = os.cpu_count() or 2
     public_url: str = "http://localhost:8080"
     allow_docker_socket: bool = False
@@ -163,6 +191,7 @@ class Settings:
     broker_url: str = field(default="", repr=False)
     signing_key: Path | None = None
     retention_days: int = 90
+    secret_key: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -186,5 +215,6 @@ class Settings:
         values["data_dir"] = data_dir
         values.setdefault("database_url", f"sqlite:///{data_dir / 'ci-bot.sqlite'}")
         values.setdefault("secrets_file", data_dir / "secrets.env")
+        values.setdefault("secret_key_file", data_dir / "secret.key")
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})

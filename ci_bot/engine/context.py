@@ -6,7 +6,9 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from ci_bot.errors import SecretError
 from ci_bot.executors.base import ExecSpec
+from ci_bot.secrets.source import SecretSource, as_source
 from ci_bot.settings import Settings
 from ci_bot.store.records import Execution, Pipeline
 from ci_bot.tree.nodes import Resolved
@@ -48,7 +50,7 @@ def build_spec(
     execution: Execution,
     command: str,
     resolved: Resolved,
-    secrets: Mapping[str, str],
+    secrets: SecretSource | Mapping[str, str],
 ) -> ExecSpec | str:
     """The ExecSpec, or a sentence saying why this node cannot run as configured."""
     if pipeline.archived_at is not None or not Path(pipeline.source_dir).is_dir():
@@ -61,10 +63,17 @@ def build_spec(
     if resolved.secrets and not pipeline.trusted:
         names = ", ".join(resolved.secrets)
         return f"needs secret {names}, and secrets are never given to pull requests from forks"
-    missing = [name for name in resolved.secrets if name not in secrets]
+    try:  # only this repository's secrets, for this event and branch
+        available = as_source(secrets).for_pipeline(pipeline) if resolved.secrets else {}
+    except SecretError as error:
+        return str(error)
+    missing = [name for name in resolved.secrets if name not in available]
     if missing:
-        names = ", ".join(missing)
-        return f"secret {names} is not in the bot's secret store ({settings.secrets_file})"
+        return (
+            f"secret {', '.join(missing)} is not in the bot's secret store for {pipeline.repo} "
+            f"({pipeline.event} on {pipeline.branch or 'no branch'}): "
+            f"`ci-bot secrets list {pipeline.repo}` shows its secrets and their scopes"
+        )
     if resolved.requires_docker and not settings.allow_docker_socket:
         return (
             "this node sets requires_docker, but the bot does not mount the Docker socket; "
@@ -82,7 +91,7 @@ def build_spec(
         cache_dir=cache_dir(settings, pipeline.repo),
         log_path=Path(execution.log_path),
         env={**resolved.env, **context_env(pipeline, execution.path)},
-        secrets={name: secrets[name] for name in resolved.secrets},
+        secrets={name: available[name] for name in resolved.secrets},
         timeout_seconds=resolved.timeout,
         cpu=resolved.cpu,
         mem_bytes=resolved.mem,

@@ -132,11 +132,12 @@ def attach_github(services: Services) -> GitHubBot:
     """Register the delivery job, and the GitHub reporter when an App or token is set."""
     from ci_bot.git import Mirrors
     from ci_bot.github.bot import make_mask
+    from ci_bot.secrets.source import as_source
     from integrations.github.api import make_api
     from integrations.github.checks import ChecksReporter
 
     api = make_api(services.settings)
-    mask = make_mask(services.engine.secrets)
+    mask = make_mask(as_source(services.engine.secrets))
     bot = GitHubBot(services, api, Mirrors(services.settings.data_dir / "mirrors"), mask)
     services.queue.register(JOB, lambda payload: handle_delivery(bot, str(payload["delivery"])))
     services.reporters.append(DeferredLaunches(services.store, services.queue))

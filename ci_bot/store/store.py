@@ -25,6 +25,7 @@ from ci_bot.store.records import (
     Pipeline,
     ReuseResult,
 )
+from ci_bot.store.secret_records import SecretRecords
 from ci_bot.store.tables import ExecutionRow, NodeRow, PipelineRow, ReuseRow
 from ci_bot.store.transactions import NotFound as NotFound  # re-exported for callers
 from ci_bot.store.transactions import record
@@ -36,11 +37,11 @@ from ci_bot.tree.states import State
 from ci_bot.tree.treejson import dumps, from_json
 
 
-class Store(IntegrationRecords, UiRecords, LeaseRecords, RunEventRecords):
+class Store(IntegrationRecords, UiRecords, LeaseRecords, RunEventRecords, SecretRecords):
     """Pipelines, nodes, executions and the control a person has over them.  The
     mixins add: deliveries, pipeline meta and reporter cursors (``IntegrationRecords``),
-    the web UI's tokens and sessions (``UiRecords``), leases (``LeaseRecords``) and
-    reading run events (``RunEventRecords``)."""
+    the web UI's tokens and sessions (``UiRecords``), leases (``LeaseRecords``),
+    reading run events (``RunEventRecords``) and sealed secrets (``SecretRecords``)."""
 
     def __init__(self, url: str) -> None:
         super().__init__(url)

@@ -197,3 +197,20 @@ class UiSessionRow(Base):
     github_token: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime)
     expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class SecretRow(Base):
+    """A repository's secret, its value sealed with Fernet (``ci_bot/secrets/crypto.py``);
+    names and scopes are plain, so listing them needs no key."""
+
+    __tablename__ = "secrets"
+    __table_args__ = (UniqueConstraint("repo", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    repo: Mapped[str] = mapped_column(String(200), index=True)  # lower case
+    name: Mapped[str] = mapped_column(String(200))
+    sealed: Mapped[str] = mapped_column(Text)
+    branches: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of globs
+    events: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of event names
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)

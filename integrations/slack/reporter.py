@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ci_bot.executors.logs import parse_timestamp, tail
+from ci_bot.secrets.masking import SecretValues
 from ci_bot.settings import Settings
 from ci_bot.store.records import Execution, Pipeline, RunEvent
 from ci_bot.store.store import NotFound, Store, utcnow
@@ -74,7 +75,10 @@ class SlackReporter:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, store: Store, secrets: Mapping[str, str] | None = None
+        cls,
+        settings: Settings,
+        store: Store,
+        secrets: Mapping[str, str] | SecretValues | None = None,
     ) -> SlackReporter:
         api = SlackApi(settings.slack_token, settings.slack_api_url, secrets=secrets)
         return cls(settings, store, api)

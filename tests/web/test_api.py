@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import event, update
 from sqlalchemy.orm import Session
 
+from ci_bot.secrets.store import SecretStore
 from ci_bot.store.tables import ExecutionRow
 from ci_bot.store.views import pipeline_json
 from ci_bot.tree.select import Event
@@ -130,7 +131,7 @@ def test_thousands_of_pipelines_are_listed_a_page_at_a_time_with_the_same_querie
 
 
 def test_a_node_shows_its_setup_but_never_a_secret_value(bot: Bot, client: FlaskClient) -> None:
-    bot.services.engine.secrets["DEPLOY_TOKEN"] = "s3cr3t-value"
+    SecretStore(bot.store, bot.services.settings).set("acme/app", "DEPLOY_TOKEN", "s3cr3t-value")
     pipeline_id = shop(bot)
     record_run(bot, pipeline_id, "/test", ["1 failed"], state=State.ERROR, message="exited 3")
     node = client.get(f"/api/pipelines/{pipeline_id}/nodes/test").get_json()

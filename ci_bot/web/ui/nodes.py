@@ -8,6 +8,7 @@ from typing import Any
 from flask import url_for
 
 from ci_bot.engine.scheduler import node_states
+from ci_bot.secrets.masking import Masker
 from ci_bot.services import Services
 from ci_bot.store.store import NotFound
 from ci_bot.store.views import execution_json
@@ -15,7 +16,6 @@ from ci_bot.tree.nodes import Node, Resolved, walk
 from ci_bot.tree.params import PARAMS
 from ci_bot.web.ui.logs import log_file
 
-MASK = "***"
 SHOWN_PARAMS = (
     "timeout",
     "retry",
@@ -64,7 +64,7 @@ def node_json(services: Services, pipeline_id: int, path: str) -> dict[str, Any]
         "skip_reason": record.skip_reason,
         "doc": node.params.doc or "",
         "image": resolved.image,
-        "env": _masked_env(resolved.env, services.engine.secrets),
+        "env": _masked_env(resolved.env, services.secrets.all_values()),
         "secrets": list(resolved.secrets),
         "params": _params(resolved),
         "children": [
@@ -102,10 +102,10 @@ def _executions(services: Services, pipeline_id: int, path: str) -> list[dict[st
     return items
 
 
-def _masked_env(env: dict[str, str], secrets: dict[str, str]) -> dict[str, str]:
-    """The node's environment; a value that is one of the bot's secrets is never shown."""
-    values = {value for value in secrets.values() if value}
-    return {name: MASK if value in values else value for name, value in env.items()}
+def _masked_env(env: dict[str, str], secrets: list[str]) -> dict[str, str]:
+    """The node's environment, with every form of the bot's secrets hidden."""
+    hide = Masker(secrets).hide
+    return {name: hide(value) for name, value in env.items()}
 
 
 def _params(resolved: Resolved) -> dict[str, Any]:
