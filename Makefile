@@ -61,11 +61,13 @@ test: setup lint typecheck pytest
 # (lint, build, test, sign, deploy) in real containers, drawn live.
 DEMO_DATA ?= .ci-bot-data/demo
 
+# The signing key is the sample repository's secret (`ci-bot run DIR` names the
+# repository after DIR), made once; an older demo's secrets.env still works.
 demo: setup
 	$(BIN)/ci-bot validate examples/sample-app
-	@mkdir -p $(DEMO_DATA)
-	@test -f $(DEMO_DATA)/secrets.env || \
-	  echo "DEMO_SIGNING_KEY=$$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')" > $(DEMO_DATA)/secrets.env
+	@export CI_BOT_DATA_DIR=$(DEMO_DATA); \
+	  $(BIN)/ci-bot secrets list sample-app | grep -q DEMO_SIGNING_KEY || \
+	  od -An -N16 -tx1 /dev/urandom | tr -d ' \n' | $(BIN)/ci-bot secrets set sample-app DEMO_SIGNING_KEY
 	CI_BOT_DATA_DIR=$(DEMO_DATA) $(BIN)/ci-bot run examples/sample-app --event push --branch main
 
 bench: setup
