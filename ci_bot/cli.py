@@ -123,6 +123,7 @@ def plan(path: Path, event_name: str, as_json: bool, at: datetime | None, **valu
 
 def _register_pipeline_commands() -> None:
     from ci_bot import cli_pipelines as commands
+    from ci_bot.cli_debug import debug
     from ci_bot.cli_secrets import secrets
     from ci_bot.cli_serve import serve
     from ci_bot.cli_ui import api, ui_token
@@ -136,6 +137,7 @@ def _register_pipeline_commands() -> None:
         commands.unskip,
         commands.cancel,
         commands.archive,
+        debug,
         serve,
         ui_token,
         api,

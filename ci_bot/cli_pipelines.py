@@ -20,6 +20,7 @@ from ci_bot.console import LiveView, failure_report
 from ci_bot.engine import control
 from ci_bot.engine.launch import NoPipeline, launch_local
 from ci_bot.errors import CiBotError, ConfigError
+from ci_bot.progress import collecting_progress
 from ci_bot.services import Services, open_services
 from ci_bot.settings import Settings
 from ci_bot.store.records import Pipeline
@@ -80,10 +81,12 @@ def _drive(svc: Services, pipeline_id: int, as_json: bool) -> None:
     )
     worker.start()
     try:
-        while worker.is_alive():
-            if not as_json:
-                view.update()
-            worker.join(0.2)
+        with collecting_progress() as progress:
+            while worker.is_alive():
+                if not as_json:
+                    view.show_progress(progress.take())
+                    view.update()
+                worker.join(0.2)
     except KeyboardInterrupt:
         svc.store.cancel(pipeline_id, actor="ctrl-c")
         click.echo("\ncancelling: killing the running containers…", err=True)

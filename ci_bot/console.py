@@ -54,6 +54,19 @@ class LiveView:
         else:
             self._print_events()
 
+    def show_progress(self, lines: list[str]) -> None:
+        """Progress lines (pulls, builds, services) above the tree, which is drawn again
+        below them; plain lines elsewhere."""
+        if not lines:
+            return
+        if self.tty and self._drawn:
+            self.out.write(f"\x1b[{self._drawn}F\x1b[J")
+            self._drawn = 0
+        stamp = utcnow().strftime("%H:%M:%S")  # as the event lines are stamped
+        for line in lines:
+            self.out.write(f"{stamp}  {line}\n")
+        self.out.flush()
+
     def _redraw(self) -> None:
         lines = self.render(colour=True, spinner=next(self._spinner))
         if self._drawn:

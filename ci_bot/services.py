@@ -69,9 +69,12 @@ class Services:
 def open_services(settings: Settings, executor: Executor | None = None) -> Services:
     if executor is None:
         from ci_bot.executors.docker import DockerExecutor
+        from ci_bot.executors.registry import load_registry_auth
 
         executor = DockerExecutor(
-            base_url=settings.docker_url, allow_docker_socket=settings.allow_docker_socket
+            base_url=settings.docker_url,
+            allow_docker_socket=settings.allow_docker_socket,
+            registry_auth=load_registry_auth(settings.registry_auth_file),
         )
     store = Store(settings.database_url)
     secrets = SecretStore(store, settings)

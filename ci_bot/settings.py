@@ -91,6 +91,12 @@ SETTINGS: dict[str, Setting] = {
         "true lets nodes with `requires_docker` mount the Docker socket.",
         _flag,
     ),
+    "registry_auth_file": Setting(
+        "CI_BOT_REGISTRY_AUTH_FILE",
+        'Registry credentials in Docker\'s config.json format ({"auths": {HOST: {"auth": …}}}), '
+        "used per registry host to pull images for trusted pipelines, never for forks.",
+        Path,
+    ),
     "secrets_file": Setting(
         "CI_BOT_SECRETS_FILE",
         "NAME=value lines given to every repository (the older way; prefer "
@@ -175,6 +181,7 @@ class Settings:
     public_url: str = "http://localhost:8080"
     allow_docker_socket: bool = False
     docker_url: str | None = None
+    registry_auth_file: Path | None = None
     github_webhook_secret: str = field(default="", repr=False)
     allow_unsigned_webhooks: bool = False
     github_app_id: str = ""

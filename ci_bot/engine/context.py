@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ci_bot.errors import SecretError
 from ci_bot.executors.base import ExecSpec
+from ci_bot.executors.builds import build_tag
 from ci_bot.secrets.source import SecretSource, as_source
 from ci_bot.settings import Settings
 from ci_bot.store.records import Execution, Pipeline
@@ -58,8 +59,9 @@ def build_spec(
             "this pipeline's files were removed by retention (CI_BOT_RETENTION_DAYS); "
             "start a new pipeline for this commit instead"
         )
-    if not resolved.image:
-        return "no image: set `image` on this node or one above it"
+    image = image_of(pipeline, resolved)
+    if not image:
+        return "no image: set `image` (or `build`) on this node or one above it"
     if resolved.secrets and not pipeline.trusted:
         names = ", ".join(resolved.secrets)
         return f"needs secret {names}, and secrets are never given to pull requests from forks"
@@ -84,7 +86,7 @@ def build_spec(
         pipeline_id=str(pipeline.id),
         node_path=execution.path,
         execution_id=str(execution.id),
-        image=resolved.image,
+        image=image,
         command=command,
         source_dir=Path(pipeline.source_dir),
         data_dir=base / "data",
@@ -96,4 +98,16 @@ def build_spec(
         cpu=resolved.cpu,
         mem_bytes=resolved.mem,
         requires_docker=bool(resolved.requires_docker),
+        pull=resolved.pull,
+        build=resolved.build,
+        services=resolved.services or (),
+        trusted=pipeline.trusted,
     )
+
+
+def image_of(pipeline: Pipeline, resolved: Resolved) -> str:
+    """The image the node runs in: its ``image``, or the tag its ``build`` gets at this
+    commit (a hash of the Dockerfile and context, so reuse keys follow the content)."""
+    if resolved.build is None:
+        return str(resolved.image or "")
+    return build_tag(Path(pipeline.source_dir), resolved.build)

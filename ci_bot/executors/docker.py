@@ -26,7 +26,7 @@ from docker.types import Mount
 from requests import RequestException
 
 from ci_bot.errors import ExecutorError
-from ci_bot.executors import outcomes
+from ci_bot.executors import debugging, outcomes
 from ci_bot.executors.base import (
     CANCELLED,
     DONE,
@@ -47,11 +47,12 @@ from ci_bot.executors.pulls import ImagePuller, ImageUnavailable
 from ci_bot.executors.registry import RegistryAuth
 from ci_bot.executors.sidecars import ServiceFailed, Sidecars, remove_leftovers
 from ci_bot.executors.workspace import WORKSPACE, WorkspaceImages
+from ci_bot.progress import LOGGER as PROGRESS_LOGGER
 from ci_bot.tree.containers import Service
 
 logger = logging.getLogger(__name__)
 # Pull, build and service progress, one line each, for whoever watches (``ci-bot run``).
-progress_logger = logging.getLogger("ci_bot.progress")
+progress_logger = logging.getLogger(PROGRESS_LOGGER)
 
 DEFAULT_URL = "unix:///var/run/docker.sock"
 CONTAINER_SOCKET = "/var/run/docker.sock"
@@ -147,6 +148,48 @@ class DockerExecutor:
             return None
         except (DockerException, RequestException) as exc:
             raise ExecutorError(self._failure_message(exc)) from exc
+
+    def debug(
+        self, spec: ExecSpec, command: list[str], *, tty: bool, live: Path | None = None
+    ) -> int:
+        """Run ``command`` (no command: a shell) in a container of the node, here, with its
+        services; the command's exit code. Progress lines go to ``spec.log_path``."""
+        client = self._docker()
+        with LogWriter(spec.log_path, spec.secrets) as log:
+            sidecars = (
+                Sidecars(
+                    client,
+                    spec,
+                    lambda s: self._service_image(client, spec, s, log),
+                    _progress(spec, log),
+                )
+                if spec.services
+                else None
+            )
+            try:
+                self._provide_image(client, spec, log)
+                image_id = self._workspaces.image_for(
+                    client, spec.pipeline_id, spec.image, spec.source_dir, spec.bot_id
+                )
+                if sidecars is not None:
+                    sidecars.start()
+                    sidecars.wait_ready(lambda: False)
+                argv = debugging.docker_run_argv(
+                    spec,
+                    image_id,
+                    command,
+                    tty=tty,
+                    network=sidecars.network if sidecars else None,
+                    live=live,
+                )
+                return debugging.run_docker(argv, debugging.debug_env(spec), self._base_url)
+            except (ImageUnavailable, BuildFailed, ServiceFailed) as error:
+                raise ExecutorError(str(error)) from None
+            except (DockerException, RequestException) as exc:
+                raise ExecutorError(self._failure_message(exc)) from exc
+            finally:
+                if sidecars is not None:
+                    sidecars.remove()
 
     # -- one execution --------------------------------------------------------------
 

@@ -20,7 +20,7 @@ def missing_image_hint(image: str) -> str:
     if image in BUILT_HERE:
         return "build it with `make images` (scripts/build-images.sh); it needs no registry"
     return (
-        f"ci-bot pulls it unless the node says pull = \"never\"; otherwise load it onto this "
+        f'ci-bot pulls it unless the node says pull = "never"; otherwise load it onto this '
         f"machine's engine first: `docker pull {image}`, or `docker import` / `docker load` a file"
     )
 
