@@ -19,6 +19,20 @@ from ci_bot.tree.params import PARAMS, Params
 NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a node (None: it can).  A node's name is a step of its
+    page's URL and of ``/rerun PATH``: ``.`` and ``..`` would be read as "here" and
+    "the parent", so names made only of dots are refused."""
+    if not NAME.fullmatch(name):
+        return f"node name {name!r} may hold only letters, digits, '_', '.' and '-'"
+    if not name.strip("."):
+        return (
+            f"node name {name!r} is only dots, which paths and URLs read as 'here' or 'up'; "
+            "add a letter or a digit"
+        )
+    return None
+
+
 class NodeType(StrEnum):
     SERIAL = "serial"
     PARALLEL = "parallel"

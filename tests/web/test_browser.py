@@ -230,3 +230,47 @@ def test_unskipping_a_gate_runs_it(live_bot: Bot, page: Any) -> None:
     )
     assert live_bot.wait_settled(pipeline_id) == "done"
     screenshot(page, "node-unskipped")
+
+
+TYPO = f"""
+[push]
+pipeline = "ci"
+
+[pipeline.ci]
+image = "{BUSYBOX_IMAGE}"
+
+[pipeline.ci.greet]
+run = "ech0 'hello, world'"
+"""
+
+
+def test_editing_a_command_resets_the_node_with_it(live_bot: Bot, page: Any) -> None:
+    repo = live_bot.repo({"conducto.cfg": TYPO})
+    pipeline_id = live_bot.launch(repo, PUSH_MAIN)
+    assert live_bot.wait_settled(pipeline_id) == "error"  # sh: ech0: not found
+
+    sign_in(page, f"/pipelines/{pipeline_id}/nodes/greet")
+    debug = f"ci-bot debug {pipeline_id} /greet"
+    expect(page.locator('[data-role="debug-command"]')).to_have_text(debug)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.get_by_role("button", name="Copy").click()
+    expect(page.locator("#notice")).to_have_text(f"Copied: {debug}")
+    assert page.evaluate("navigator.clipboard.readText()") == debug
+    page.evaluate("window.stillTheSamePage = true")
+    page.get_by_text("Edit command and reset").click()
+    editor = page.get_by_role("textbox", name="The command this node runs")
+    assert editor.input_value() == "ech0 'hello, world'"
+    editor.fill("echo 'hello, world'")
+    screenshot(page, "node-edit-command")
+    page.get_by_role("button", name="Reset with this command").click()
+
+    page.locator("#log .line", has_text="hello, world").wait_for(timeout=60_000)
+    expect(page.locator('[data-role="node-state"]')).to_have_attribute("data-state", "done")
+    expect(page.locator('[data-role="command"]')).to_have_text("echo 'hello, world'")
+    change = page.locator('[data-role="executions"] [data-role="command-change"]')
+    expect(change).to_have_text(
+        "Command changed by token-1: ech0 'hello, world' → echo 'hello, world'"
+    )
+    assert page.evaluate("window.stillTheSamePage === true"), "the page reloaded"
+    assert live_bot.wait_settled(pipeline_id) == "done"
+    screenshot(page, "node-command-changed")

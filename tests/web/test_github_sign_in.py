@@ -110,6 +110,32 @@ def test_a_github_user_reads_what_they_can_pull_and_acts_where_they_can_push(
     assert len(repo_calls) == 2
 
 
+def test_only_a_user_who_may_push_gets_to_change_a_command(
+    github_bot: Bot, github: FakeGitHubOAuth
+) -> None:
+    shop = create_pipeline(github_bot.store, TREE, Event("push", branch="main", repo="acme/shop"))
+    node_page = f"/pipelines/{shop}/nodes/a"
+    wish = {"path": "/a", "run": "echo changed"}
+
+    reader = github_bot.app.test_client()
+    sign_in_with_github(reader, github, READER)
+    assert "edit-command" not in reader.get(node_page).get_data(as_text=True)
+    refused = reader.post(
+        f"/api/pipelines/{shop}/reset", json=wish, headers={"X-CSRF-Token": csrf_of(reader)}
+    )
+    assert refused.status_code == 403
+    assert github_bot.store.tree(shop).find("/a").run == "a"  # type: ignore[union-attr]
+
+    writer = github_bot.app.test_client()
+    sign_in_with_github(writer, github, OCTOCAT)
+    assert "edit-command" in writer.get(node_page).get_data(as_text=True)
+    done = writer.post(
+        f"/api/pipelines/{shop}/reset", json=wish, headers={"X-CSRF-Token": csrf_of(writer)}
+    )
+    assert done.status_code == 200
+    assert github_bot.store.tree(shop).find("/a").run == "echo changed"  # type: ignore[union-attr]
+
+
 def test_a_callback_that_did_not_start_here_is_refused(
     github_bot: Bot, github: FakeGitHubOAuth
 ) -> None:

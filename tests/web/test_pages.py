@@ -102,6 +102,45 @@ def test_a_node_page_shows_its_executions_and_which_log(bot: Bot, client: FlaskC
     assert f"/executions/{first.id}/log.txt" in older
 
 
+def test_an_exec_page_offers_its_command_to_edit_and_its_debug_command_to_copy(
+    bot: Bot, client: FlaskClient
+) -> None:
+    pipeline_id = create_pipeline(bot.store, TREE)
+    page = text(client, f"/pipelines/{pipeline_id}/nodes/test")
+    form = re.search(r'<details class="edit-command".*?</details>', page, re.DOTALL)
+    assert form, "an operator gets the edit form"
+    assert f'action="/pipelines/{pipeline_id}/actions/reset"' in form.group(0)
+    assert f'name="csrf_token" value="{csrf_of(client)}"' in form.group(0)
+    assert '<textarea id="new-command" name="run"' in form.group(0)
+    assert ">pytest -q</textarea>" in form.group(0)  # prefilled with the current command
+    debug = f"ci-bot debug {pipeline_id} /test"
+    assert f'<code data-role="debug-command">{debug}</code>' in page
+    assert f'data-copy="{debug}"' in page
+    parent = text(client, f"/pipelines/{pipeline_id}/nodes/lint")
+    assert "edit-command" not in parent and "ci-bot debug" not in parent  # no command
+
+
+def test_the_edit_form_resets_with_the_new_command_without_javascript(
+    bot: Bot, client: FlaskClient
+) -> None:
+    pipeline_id = create_pipeline(bot.store, TREE)
+    record_run(bot, pipeline_id, "/test", ["1 failed"], state=State.ERROR)
+    back = f"/pipelines/{pipeline_id}/nodes/test"
+    form = {"csrf_token": csrf_of(client), "path": "/test", "next": back, "run": "pytest -x"}
+
+    assert client.post(f"/pipelines/{pipeline_id}/actions/reset", data=form).location == back
+
+    assert '<code data-role="command">pytest -x</code>' in text(client, back)
+    record_run(bot, pipeline_id, "/test", ["all passed"])
+    page = text(client, back)
+    assert "Command changed by token-1: <code>pytest -q</code> → <code>pytest -x</code>" in page
+    serial = {**form, "path": "/lint"}
+    refused = client.post(f"/pipelines/{pipeline_id}/actions/reset", data=serial)
+    assert refused.status_code == 409 and "only an Exec has a command" in refused.get_data(
+        as_text=True
+    )
+
+
 def test_missing_things_get_an_html_404(bot: Bot, client: FlaskClient) -> None:
     pipeline_id = create_pipeline(bot.store, TREE)
     for url in ("/pipelines/424242", f"/pipelines/{pipeline_id}/nodes/no/such/node",

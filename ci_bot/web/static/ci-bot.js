@@ -195,10 +195,19 @@
       duration.dataset.end = run.ended_at || "";
       meta.append(duration);
       item.append(link, meta);
+      if (run.command_change) item.append(commandChange(run.command_change));
       if (run.message) item.append(el("div", "run-message", run.message));
       list.append(item);
     });
     if (!runs.length) list.append(el("li", "muted", "None yet."));
+  }
+
+  function commandChange(change) {
+    // the same words as node.html: who changed the command this execution ran, from what
+    const box = el("div", "run-change", "Command changed" + (change.by ? " by " + change.by : "") + ": ");
+    box.dataset.role = "command-change";
+    box.append(el("code", "", change.old), " → ", el("code", "", change.new));
+    return box;
   }
 
   /* ---- the list: unfinished pipelines refresh themselves --------------------------- */
@@ -259,18 +268,41 @@
     const button = form.querySelector("button");
     button.disabled = true;
     const url = "/api/pipelines/" + form.dataset.pipeline + "/" + form.dataset.action;
+    const wish = { path: form.elements.path.value };
+    if (form.elements.run) wish.run = form.elements.run.value;  // "Edit command and reset"
     try {
       const response = await fetch(url, {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": csrf() },
-        body: JSON.stringify({ path: form.elements.path.value }),
+        body: JSON.stringify(wish),
       });
       const answer = await response.json().catch(() => ({ error: "HTTP " + response.status }));
       notify(response.ok ? answer.message : answer.error, !response.ok);
+      if (response.ok && answer.run !== undefined) showCommand(form, answer.run);
     } catch (error) {
       notify("ci-bot could not be reached: " + error, true);
     } finally {
       button.disabled = false;
+    }
+  }
+
+  function showCommand(form, run) {
+    const shown = document.querySelector('[data-role="command"]');
+    if (shown) shown.textContent = run;
+    const editor = form.closest("details");
+    if (editor) editor.open = false;
+  }
+
+  async function copyText(event) {
+    const button = event.currentTarget;
+    try {
+      await navigator.clipboard.writeText(button.dataset.copy);
+      notify("Copied: " + button.dataset.copy);
+    } catch (error) {
+      // no clipboard (plain http, or refused): select the text for the person to copy
+      const code = button.parentElement.querySelector("code");
+      if (code) window.getSelection().selectAllChildren(code);
+      notify("Press Ctrl+C to copy the selected command.");
     }
   }
 
@@ -303,6 +335,7 @@
     document.addEventListener("submit", submitAction);
     const on = (role, handler) => document.querySelectorAll('[data-role="' + role + '"]').forEach((b) => b.addEventListener("click", handler));
     on("next-error", nextError);
+    on("copy", copyText);
     on("expand-all", () => setAllOpen(true));
     on("collapse-all", () => setAllOpen(false));
     document.addEventListener("keydown", (event) => {

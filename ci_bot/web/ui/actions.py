@@ -1,5 +1,5 @@
-"""What a person may do from the UI or the API: reset, skip, unskip a node; cancel a
-pipeline or rerun its failed nodes.
+"""What a person may do from the UI or the API: reset a node (with a new command, for
+an Exec), skip or unskip a node; cancel a pipeline or rerun its failed nodes.
 
 Each action is written to the store with who asked, and the engine is woken, so
 the engine driving the pipeline (here or in another process) honours it within
@@ -12,7 +12,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from ci_bot.engine.control import cancel_refusal, rerun_failed, skip_refusal, unskip_refusal
+from ci_bot.engine.control import (
+    cancel_refusal,
+    command_refusal,
+    rerun_failed,
+    skip_refusal,
+    unskip_refusal,
+)
 from ci_bot.services import Services
 from ci_bot.web.ui.nodes import find_node
 
@@ -37,11 +43,22 @@ class ActionResult:
 
 
 def perform(
-    services: Services, pipeline_id: int, action: str, path: str, actor: str
+    services: Services,
+    pipeline_id: int,
+    action: str,
+    path: str,
+    actor: str,
+    run: str | None = None,
 ) -> ActionResult:
-    """Do ``action``; raises NotFound (no such pipeline or node) or ActionRefused."""
+    """Do ``action``; raises NotFound (no such pipeline or node) or ActionRefused.
+    ``run``: a reset's new command for the Exec (refused with any other action)."""
     services.store.pipeline(pipeline_id)  # NotFound before anything else
-    if action in NODE_ACTIONS:
+    if run is not None and action != "reset":
+        raise ActionRefused(f"only a reset takes a new command, not {action}")
+    if action == "reset" and run is not None:
+        path = find_node(services, pipeline_id, path or "/")[0]
+        result = _reset_with_command(services, pipeline_id, path, run, actor)
+    elif action in NODE_ACTIONS:
         path = find_node(services, pipeline_id, path or "/")[0]
         result = _node_action(services, pipeline_id, action, path, actor)
     elif action == "cancel":
@@ -76,6 +93,19 @@ def _node_action(
     _refuse_if(unskip_refusal(store, pipeline_id, path))
     store.set_skip(pipeline_id, path, False, actor=actor)
     return ActionResult(action, pipeline_id, path, f"unskipped {path}")
+
+
+def _reset_with_command(
+    services: Services, pipeline_id: int, path: str, run: str, actor: str
+) -> ActionResult:
+    store = services.store
+    _refuse_if(command_refusal(store, pipeline_id, path, run))
+    old = store.tree(pipeline_id).find(path)
+    paths = store.reset(pipeline_id, path, actor=actor, run=run)
+    message = f"reset {path}: {_count(paths)} to run again"
+    if old is not None and old.run != run:
+        message = f"reset {path} with its new command: {_count(paths)} to run again"
+    return ActionResult("reset", pipeline_id, path, message, paths)
 
 
 def _refuse_if(reason: str | None) -> None:

@@ -19,7 +19,7 @@ from ci_bot.store.listing import list_pipelines, repositories
 from ci_bot.store.store import NotFound
 from ci_bot.tree.states import State
 from ci_bot.web import auth
-from ci_bot.web.api import auth_user, list_arguments, readable_pipeline, summary
+from ci_bot.web.api import auth_user, list_arguments, new_command, readable_pipeline, summary
 from ci_bot.web.ui import views
 from ci_bot.web.ui.actions import ACTIONS, ActionRefused, perform
 from ci_bot.web.ui.markdown import render_doc
@@ -115,7 +115,8 @@ def act(pipeline_id: int, action: str) -> WebResponse:
     if not auth.can_write(user, found.repo):
         abort(403, f"{user.name} may not change pipelines of {found.repo}")
     try:
-        perform(services(), pipeline_id, action, request.form.get("path", "/"), user.name)
+        run = new_command(request.form)
+        perform(services(), pipeline_id, action, request.form.get("path", "/"), user.name, run)
     except ActionRefused as error:
         abort(409, str(error))
     return redirect(auth.local_path(request.form.get("next", f"/pipelines/{pipeline_id}")))
