@@ -17,16 +17,18 @@ from typing import Any
 from flask import Blueprint, Response, abort, jsonify, request, send_file, url_for
 from werkzeug.exceptions import HTTPException
 
+from ci_bot.executors.sidecars import service_log_path
 from ci_bot.store.listing import PipelineFilter, list_pipelines, repositories
 from ci_bot.store.records import Execution, Pipeline
 from ci_bot.store.store import NotFound
 from ci_bot.store.views import iso_time, pipeline_header, pipeline_json
+from ci_bot.tree.containers import SERVICE_NAME
 from ci_bot.tree.states import State
 from ci_bot.web import auth
 from ci_bot.web.ui import stream
 from ci_bot.web.ui.actions import ACTIONS, ActionRefused, perform
 from ci_bot.web.ui.logs import log_file, read_from, read_tail
-from ci_bot.web.ui.nodes import find_node, node_json
+from ci_bot.web.ui.nodes import find_node, node_json, service_logs
 from ci_bot.web.ui.state import services, ui_state
 
 logger = logging.getLogger(__name__)
@@ -130,6 +132,15 @@ def execution_log_download(pipeline_id: int, execution_id: int) -> Response:
         abort(404, f"execution {execution_id} has no log yet")
     name = f"pipeline-{pipeline_id}{execution.path.replace('/', '-')}-{execution.attempt}.log"
     return send_file(path, mimetype="text/plain", as_attachment=True, download_name=name)
+
+
+@blueprint.get("/pipelines/<int:pipeline_id>/executions/<int:execution_id>/services/<service>.log")
+def service_log(pipeline_id: int, execution_id: int, service: str) -> Response:
+    """A service's output, kept beside the node's log when its Exec ended (plain text)."""
+    _, path = _log_of(pipeline_id, execution_id)
+    if not SERVICE_NAME.fullmatch(service) or service not in service_logs(path):
+        abort(404, f"execution {execution_id} kept no log of a service {service!r}")
+    return send_file(service_log_path(path, service), mimetype="text/plain")
 
 
 @blueprint.get("/pipelines/<int:pipeline_id>/stream")

@@ -3,6 +3,7 @@ never), documentation, children, and its executions with where their logs are.""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from flask import url_for
@@ -12,11 +13,15 @@ from ci_bot.secrets.masking import Masker
 from ci_bot.services import Services
 from ci_bot.store.store import NotFound
 from ci_bot.store.views import execution_json
+from ci_bot.tree.containers import SERVICE_NAME
 from ci_bot.tree.nodes import Node, Resolved, walk
 from ci_bot.tree.params import PARAMS
 from ci_bot.web.ui.logs import log_file
 
 SHOWN_PARAMS = (
+    "pull",
+    "build",
+    "services",
     "timeout",
     "retry",
     "stop_on_error",
@@ -97,9 +102,32 @@ def _executions(services: Services, pipeline_id: int, path: str) -> list[dict[st
                     pipeline_id=pipeline_id,
                     execution_id=execution.id,
                 ),
+                "service_logs": [
+                    {
+                        "name": name,
+                        "url": url_for(
+                            "ui.api.service_log",
+                            pipeline_id=pipeline_id,
+                            execution_id=execution.id,
+                            service=name,
+                        ),
+                    }
+                    for name in service_logs(found)
+                ],
             }
         )
     return items
+
+
+def service_logs(log: Path | None) -> list[str]:
+    """The names of the services whose logs were kept beside ``log`` (``12.db.log``)."""
+    if log is None or not log.parent.is_dir():
+        return []
+    names = (
+        found.name[len(log.stem) + 1 : -len(".log")]
+        for found in log.parent.glob(f"{log.stem}.*.log")
+    )
+    return sorted(name for name in names if SERVICE_NAME.fullmatch(name))
 
 
 def _masked_env(env: dict[str, str], secrets: list[str]) -> dict[str, str]:
