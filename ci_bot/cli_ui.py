@@ -1,8 +1,10 @@
 """``ci-bot ui-token``: make, list and revoke sign-in tokens for the web UI and its API;
 ``ci-bot api``: call that API from a shell, with such a token.
 
-A token is shown once, when it is made; the store keeps only its hash.  Tokens
-in ``CI_BOT_UI_TOKENS`` work as well and are managed in the environment.
+A token is shown once, when it is made; the store keeps only its hash.  A token
+is a ``viewer`` (reads) unless made with ``--role operator`` (also resets, skips,
+cancels, reruns): the safer default.  Tokens in ``CI_BOT_UI_TOKENS`` work as well,
+as operators, and are managed in the environment.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import click
 from ci_bot.errors import CiBotError
 from ci_bot.settings import Settings
 from ci_bot.store.store import Store
-from ci_bot.store.ui_records import DuplicateToken
+from ci_bot.store.ui_records import ROLES, VIEWER, DuplicateToken
 
 NAME = re.compile(r"[A-Za-z0-9_.@-]{1,100}")
 
@@ -34,7 +36,14 @@ def ui_token() -> None:
 
 @ui_token.command("create")
 @click.argument("name")
-def create(name: str) -> None:
+@click.option(
+    "--role",
+    type=click.Choice(ROLES),
+    default=VIEWER,
+    show_default=True,
+    help="viewer: read only; operator: also reset, skip, cancel and rerun.",
+)
+def create(name: str, role: str) -> None:
     """Make a token called NAME (who it is for); it is printed once."""
     if not NAME.fullmatch(name):
         raise click.ClickException("a token's name is letters, digits and . _ @ - (at most 100)")
@@ -42,11 +51,11 @@ def create(name: str) -> None:
 
     token = new_secret()
     try:
-        _store().add_ui_token(name, hash_secret(token))
+        _store().add_ui_token(name, hash_secret(token), role)
     except DuplicateToken as error:
         raise click.ClickException(f"{error}; revoke it first or pick another name") from None
     click.echo(token)
-    click.echo(f"token {name!r} made; it is shown only now", err=True)
+    click.echo(f"{role} token {name!r} made; it is shown only now", err=True)
 
 
 @ui_token.command("list")
@@ -56,7 +65,8 @@ def list_tokens() -> None:
     if not tokens:
         click.echo("no tokens made with `ci-bot ui-token create`")
     for token in tokens:
-        click.echo(f"{token.name}\t{token.created_at.isoformat(timespec='seconds')}Z")
+        made = token.created_at.isoformat(timespec="seconds")
+        click.echo(f"{token.name}\t{token.role}\t{made}Z")
 
 
 @ui_token.command("revoke")

@@ -1,4 +1,5 @@
-"""What the web UI keeps: its sign-in tokens (hashed) and signed-in sessions."""
+"""What the web UI keeps: its sign-in tokens (hashed) and signed-in sessions, each with
+its role: a ``viewer`` reads, an ``operator`` also resets, skips, cancels and reruns."""
 
 from __future__ import annotations
 
@@ -11,11 +12,16 @@ from sqlalchemy.exc import IntegrityError
 from ci_bot.store.tables import UiSessionRow, UiTokenRow
 from ci_bot.store.transactions import Transactions, record, utcnow
 
+VIEWER = "viewer"
+OPERATOR = "operator"
+ROLES = (VIEWER, OPERATOR)
+
 
 @dataclass(frozen=True)
 class UiToken:
     name: str
     created_at: datetime
+    role: str = OPERATOR
 
 
 @dataclass(frozen=True)
@@ -23,6 +29,7 @@ class UiSession:
     id_hash: str
     user: str
     kind: str
+    role: str
     csrf_token: str = field(repr=False)
     github_token: str = field(repr=False)
     created_at: datetime
@@ -36,10 +43,13 @@ class DuplicateToken(ValueError):
 class UiRecords(Transactions):
     # --- tokens ---------------------------------------------------------------------------
 
-    def add_ui_token(self, name: str, token_hash: str) -> None:
+    def add_ui_token(self, name: str, token_hash: str, role: str = VIEWER) -> None:
+        if role not in ROLES:
+            raise ValueError(f"a UI token's role is one of {', '.join(ROLES)}, not {role!r}")
         try:
             with self._write() as session:
-                session.add(UiTokenRow(name=name, token_hash=token_hash, created_at=utcnow()))
+                row = UiTokenRow(name=name, token_hash=token_hash, created_at=utcnow(), role=role)
+                session.add(row)
         except IntegrityError:
             raise DuplicateToken(f"a UI token named {name!r} exists already") from None
 
@@ -48,10 +58,11 @@ class UiRecords(Transactions):
             rows = session.scalars(select(UiTokenRow).order_by(UiTokenRow.name))
             return [record(UiToken, row) for row in rows]
 
-    def ui_token_name(self, token_hash: str) -> str | None:
-        """The name of the token with this hash, or None."""
+    def ui_token_by_hash(self, token_hash: str) -> UiToken | None:
+        """The token with this hash, or None."""
         with self._read() as session:
-            return session.scalar(select(UiTokenRow.name).filter_by(token_hash=token_hash))
+            row = session.scalar(select(UiTokenRow).filter_by(token_hash=token_hash))
+            return None if row is None else record(UiToken, row)
 
     def revoke_ui_token(self, name: str) -> bool:
         """Forget a token; False when there was none of that name."""
@@ -69,6 +80,7 @@ class UiRecords(Transactions):
         csrf_token: str,
         ttl_seconds: int,
         github_token: str = "",
+        role: str = OPERATOR,
     ) -> None:
         now = utcnow()
         with self._write() as session:
@@ -79,6 +91,7 @@ class UiRecords(Transactions):
                     id_hash=id_hash,
                     user=user,
                     kind=kind,
+                    role=role,
                     csrf_token=csrf_token,
                     github_token=github_token,
                     created_at=now,

@@ -1,13 +1,15 @@
 """The sign-in and sign-out pages: a token form, and GitHub's OAuth web flow when set up.
 
 Before there is a session, the sign-in form is protected from cross-site posts
-by a double-submit token: a random cookie that the form must repeat.
+by a double-submit token: a random cookie that the form must repeat.  Wrong
+tokens count against the client's address (``throttle``); past the limit the
+form answers 429 with ``Retry-After`` without looking at the token.  ``next``
+goes through ``redirects.local_path``: only a path on this site.
 """
 
 from __future__ import annotations
 
 import hmac
-import logging
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WebResponse
@@ -15,8 +17,6 @@ from werkzeug.wrappers import Response as WebResponse
 from ci_bot.web import auth
 from ci_bot.web.ui import github
 from ci_bot.web.ui.state import services, ui_state
-
-logger = logging.getLogger(__name__)
 
 blueprint = Blueprint("auth", __name__)
 
@@ -37,11 +37,19 @@ def sign_in_post() -> WebResponse:
     if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
         abort(403, "the sign-in form has expired or did not come from ci-bot; reload it")
     next_path = auth.local_path(request.form.get("next", "/pipelines"))
-    user = auth.token_user(services(), request.form.get("token", "").strip())
+    throttle, address = ui_state().throttle, auth.client_address()
+    wait = throttle.retry_after(address)
+    if wait is not None:
+        paused = _form(next_path, error=auth.too_many_tries(wait).capitalize(), status=429)
+        paused.headers["Retry-After"] = str(wait)
+        return paused
+    token = request.form.get("token", "").strip()
+    user = auth.token_user(services(), token)
     if user is None:
-        logger.warning("sign-in with an unknown token from %s", request.remote_addr)
+        if token:
+            throttle.failed(address, "token in the sign-in form")
         return _form(next_path, error="That token is not valid.", status=401)
-    response = auth.start_session(user.name, "token", next_path)
+    response = auth.start_session(user.name, "token", next_path, role=user.role)
     response.delete_cookie(SIGN_IN_COOKIE, path="/")
     return response
 

@@ -1,4 +1,5 @@
-"""What the UI keeps beside the app: GitHub sign-in, its permission answers, stream slots."""
+"""What the UI keeps beside the app: GitHub sign-in, its permission answers, stream slots,
+and the count of wrong sign-in tokens per address."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 from flask import Flask, current_app
 
 from ci_bot.services import Services
+from ci_bot.web.throttle import FailureThrottle
 from ci_bot.web.ui.github import CLIENT_ID_ENV, CLIENT_SECRET_ENV, OAuthConfig, PermissionCache
 
 # Each live stream holds a server thread (waitress has 8 by default) for up to
@@ -20,6 +22,7 @@ class UiState:
     oauth: OAuthConfig | None
     permissions: PermissionCache | None
     stream_slots: threading.BoundedSemaphore
+    throttle: FailureThrottle  # tests put one with their own clock here
 
 
 def setup(app: Flask) -> None:
@@ -35,6 +38,7 @@ def setup(app: Flask) -> None:
         oauth=oauth,
         permissions=PermissionCache(oauth) if oauth else None,
         stream_slots=threading.BoundedSemaphore(MAX_STREAMS),
+        throttle=FailureThrottle(),
     )
 
 
