@@ -176,3 +176,16 @@ def test_base_images_leave_out_stages_scratch_and_args() -> None:
         "python:3.12-slim",
         "registry.local:5000/tools:2",
     ]
+
+
+def test_the_located_line_becomes_a_check_run_annotation_on_the_dockerfile() -> None:
+    from integrations.github.annotations import parse_annotations
+
+    line = "2026-12-01T10:00:00.000Z ci/Dockerfile:5: error: The command '/bin/sh -c exit 3' "
+    line += "returned a non-zero code: 3"
+
+    found = parse_annotations([line], exists=lambda path: path == "ci/Dockerfile")
+
+    assert [(a["path"], a["start_line"], a["annotation_level"]) for a in found] == [
+        ("ci/Dockerfile", 5, "failure")
+    ]
