@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from ci_bot.errors import ConfigError
+from ci_bot.text import printable
 from ci_bot.tree.config import CONFIG_FILES, Config, parse_config
 from ci_bot.tree.nodes import count_nodes
 from ci_bot.tree.render import draw_tree, plan_annotation
@@ -46,8 +47,8 @@ def load_config(path: Path) -> Config:
     try:
         return parse_config(source, file=str(config_path))
     except ConfigError as error:
-        for problem in error.problems:
-            click.echo(str(problem), err=True)
+        for problem in error.problems:  # a problem quotes the file, controls and all
+            click.echo(printable(str(problem)), err=True)
         count = len(error.problems)
         click.echo(f"{config_path}: {count} problem{'s' if count > 1 else ''}", err=True)
         sys.exit(EXIT_INVALID)
@@ -99,7 +100,7 @@ def plan(path: Path, event_name: str, as_json: bool, at: datetime | None, **valu
     event = dataclasses.replace(Event(name=event_name), at=at, **values)
     chosen = select(config, event)
     if isinstance(chosen, NoMatch):
-        click.echo(chosen.explain(), err=True)
+        click.echo(printable(chosen.explain()), err=True)
         sys.exit(1)
     entry = chosen.entry
     if as_json:
@@ -114,11 +115,13 @@ def plan(path: Path, event_name: str, as_json: bool, at: datetime | None, **valu
         click.echo(json.dumps(payload, indent=2))
         return
     if chosen.tree is None:
-        click.echo(f"{entry.label} generates its tree: `{entry.command}` (run by the engine)")
+        click.echo(
+            printable(f"{entry.label} generates its tree: `{entry.command}` (run by the engine)")
+        )
         return
-    click.echo(f"{entry.label} → pipeline {entry.pipeline!r}")
+    click.echo(printable(f"{entry.label} → pipeline {entry.pipeline!r}"))
     for line in draw_tree(chosen.tree, plan_annotation(chosen.skipped)):
-        click.echo(line)
+        click.echo(printable(line))
 
 
 def _register_pipeline_commands() -> None:

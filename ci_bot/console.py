@@ -1,7 +1,9 @@
 """Showing a pipeline in the terminal while it runs, and after.
 
 On a TTY the tree is redrawn in place (states, a spinner, durations); anywhere
-else each change is one plain line, so CI logs and pipes stay readable.
+else each change is one plain line, so CI logs and pipes stay readable.  What a
+repository or its nodes wrote (branch names, messages, log lines) goes through
+``printable``: a branch named with an escape sequence cannot retitle the terminal.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from ci_bot.engine.scheduler import node_states
 from ci_bot.executors.logs import tail
 from ci_bot.store.records import Execution
 from ci_bot.store.store import Store, utcnow
+from ci_bot.text import printable
 from ci_bot.tree.durations import format_duration
 from ci_bot.tree.nodes import Node
 from ci_bot.tree.render import draw_tree
@@ -82,7 +85,7 @@ class LiveView:
                 stamp = event.created_at.strftime("%H:%M:%S")
                 text = f"{stamp}  {event.path:<30} {event.kind if event.kind != 'state' else ''}"
                 text = f"{text.rstrip()} {event.state} {event.message}".rstrip()
-                self.out.write(text + "\n")
+                self.out.write(printable(text) + "\n")
         self.out.flush()
 
     def render(self, *, colour: bool = False, spinner: str = "▶") -> list[str]:
@@ -96,7 +99,7 @@ class LiveView:
             f"pipeline {pipeline.id}  {pipeline.repo}  {pipeline.event} {pipeline.branch}".rstrip()
         )
         annotate = _annotator(states, latest, colour, spinner)
-        return [header, *draw_tree(tree, annotate)]
+        return [printable(header), *draw_tree(tree, annotate)]
 
 
 def _annotator(
@@ -113,6 +116,7 @@ def _annotator(
             text += f"  (attempt {execution.attempt})"
         if execution is not None and state.is_failure and execution.message:
             text += f"  — {execution.message}"
+        text = printable(text)  # before our own colour codes go round it
         if colour and state in COLOURS:
             text = f"\x1b[{COLOURS[state]}m{text}\x1b[0m"
         return text
@@ -133,6 +137,10 @@ def failure_report(store: Store, pipeline_id: int, lines: int = 20) -> list[str]
     for path, execution in latest.items():
         if not execution.state.is_failure:
             continue
-        report.append(f"── {path}: {execution.message or execution.state.value} ──")
-        report.extend(tail(Path(execution.log_path), lines) or ["(no output)"])
+        report.append(printable(f"── {path}: {execution.message or execution.state.value} ──"))
+        # A node's colours stay (they only colour); any other escape sequence is shown.
+        logged = tail(Path(execution.log_path), lines)
+        report.extend(
+            [printable(line, keep="\t", colours=True) for line in logged] or ["(no output)"]
+        )
     return report

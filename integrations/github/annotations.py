@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ci_bot.executors.logs import NOTE_PREFIX, parse_timestamp
+from ci_bot.text import printable
 
 PER_REQUEST = 50
 MAX_ANNOTATIONS = 500  # beyond this a person reads the log, not the diff
@@ -31,10 +32,10 @@ _WORKSPACE = "/workspace/"
 
 
 def log_text(line: str) -> str:
-    """A log line without its timestamp and colour codes."""
+    """A log line without its timestamp and colour codes, other controls made visible."""
     if parse_timestamp(line) is not None:
         line = line.split(" ", 1)[1] if " " in line else ""
-    return _ANSI.sub("", line).rstrip()
+    return printable(_ANSI.sub("", line).rstrip(), keep="\t")
 
 
 def parse_annotations(lines: Iterable[str], exists: Callable[[str], bool]) -> list[dict[str, Any]]:

@@ -2,7 +2,9 @@
 
 Checks and commit statuses report pipelines; comments, reactions, permissions
 and pull requests serve the comment commands and fork approval.  Every method
-raises ``IntegrationError`` (already retried) or returns plain values.
+raises ``IntegrationError`` (already retried) or returns plain values.  Every
+text sent passes through ``printable``: branch names and node output carry no
+raw control characters into check runs, statuses or comments.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from urllib.parse import quote
 
 from ci_bot.errors import IntegrationError
 from ci_bot.settings import Settings
+from ci_bot.text import printable_all
 from integrations.github.auth import TokenSource, token_source
 from integrations.github.client import GitHubClient, GitHubError
 
@@ -41,7 +44,8 @@ class GitHubApi:
         return self.tokens.mode
 
     def _call(self, method: str, path: str, installation: int | None, body: Any = None) -> Any:
-        return self.client.request(method, path, self.tokens.token(installation), body)
+        sent = None if body is None else printable_all(body)
+        return self.client.request(method, path, self.tokens.token(installation), sent)
 
     # --- checks and statuses ------------------------------------------------------------
 

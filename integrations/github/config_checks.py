@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ci_bot.errors import ConfigError
+from ci_bot.text import printable
 from integrations.github.annotations import batches
 from integrations.github.api import GitHubApi
 from integrations.github.statuses import config_error_status, short
@@ -44,7 +45,7 @@ def report_config_error(
     if api.mode != "app":
         api.create_status(repo, installation, sha, config_error_status(error, config_file))
         return
-    problems = "\n".join(f"- line {p.line}: {p.message}" for p in error.problems)
+    problems = "\n".join(f"- line {p.line}: {printable(p.message)}" for p in error.problems)
     output: dict[str, Any] = {
         "title": f"{config_file} is invalid ({len(error.problems)} problem(s))",
         "summary": f"No pipeline ran. Fix these and push again:\n\n{problems}"[:65535],

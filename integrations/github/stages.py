@@ -17,6 +17,7 @@ from ci_bot.executors.logs import tail
 from ci_bot.settings import Settings
 from ci_bot.store.records import Execution, NodeRecord, Pipeline
 from ci_bot.store.store import Store, utcnow
+from ci_bot.text import printable
 from ci_bot.tree.nodes import Node, join_path, walk
 from ci_bot.tree.states import State
 from ci_bot.web.urls import node_url
@@ -161,7 +162,7 @@ def _summary(settings: Settings, pipeline_id: int, execs: list[_Exec]) -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")[:200]
+    return printable(text.replace("|", "\\|").replace("\n", " "))[:200]
 
 
 def _duration(execution: Execution | None) -> str:
@@ -178,7 +179,8 @@ def _failure_text(failed: Iterable[_Exec]) -> str:
         assert e.latest is not None
         lines = [log_text(line) for line in tail(Path(e.latest.log_path), TAIL_LINES)]
         body = "\n".join(lines).replace("```", "'''")
-        parts.append(f"### `{e.path}`: {e.node.message or e.state.value}\n```\n{body}\n```")
+        why = printable(e.node.message or e.state.value, keep="\n")
+        parts.append(f"### `{e.path}`: {why}\n```\n{body}\n```")
     text = "\n\n".join(parts)
     if len(text) > MAX_TEXT:  # keep the end: that is where the error is
         text = "…\n" + text[-(MAX_TEXT - 2) :]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ci_bot.errors import ConfigError
+from ci_bot.text import printable
 from integrations.github.stages import StageReport
 
 MAX_DESCRIPTION = 140
@@ -44,5 +45,5 @@ def config_error_status(error: ConfigError, config_file: str) -> dict[str, Any]:
 
 def short(text: str) -> str:
     """``text`` on one line, within GitHub's 140 characters."""
-    flat = " ".join(text.split())
+    flat = " ".join(printable(text, keep="\n\t").split())
     return flat if len(flat) <= MAX_DESCRIPTION else flat[: MAX_DESCRIPTION - 1] + "…"

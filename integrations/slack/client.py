@@ -2,7 +2,8 @@
 
 Every call goes out through slack-sdk's ``WebClient`` (pointed at
 ``CI_BOT_SLACK_API_URL``, so tests can run a local fake), with the bot's
-secrets masked in everything sent, and comes back as a result or one of two
+secrets masked and control characters made visible (``printable``) in everything
+sent, and comes back as a result or one of two
 errors: ``RetryLater`` (rate limited, Slack or the network down: try again
 after ``seconds``) or ``Refused`` (Slack said no for good: wrong channel,
 bad token, message gone).  One log line per call, never the token.
@@ -19,6 +20,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from ci_bot.errors import IntegrationError
 from ci_bot.secrets.masking import SecretValues, text_masker
+from ci_bot.text import printable_all
 
 logger = logging.getLogger(__name__)
 
@@ -80,12 +82,12 @@ class SlackApi:
             args["blocks"] = blocks
         if thread_ts:
             args["thread_ts"] = thread_ts
-        response = self._call("chat.postMessage", self._mask(args))
+        response = self._call("chat.postMessage", printable_all(self._mask(args)))
         return str(response["channel"]), str(response["ts"])
 
     def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
         args = {"channel": channel, "ts": ts, "text": text, "blocks": blocks}
-        self._call("chat.update", self._mask(args))
+        self._call("chat.update", printable_all(self._mask(args)))
 
     def _call(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         channel = args["channel"]

@@ -1,13 +1,16 @@
 """Slack's ``mrkdwn`` text, made safe: escaping, links, mentions, code blocks, limits.
 
 Everything a repository controls (branch names, commit titles, node output) is
-escaped before it reaches Slack, so a commit titled ``<!channel>`` pings nobody
-and a branch named ``x|y>`` cannot break a link.
+escaped before it reaches Slack, so a commit titled ``<!channel>`` pings nobody,
+a branch named ``x|y>`` cannot break a link, and control characters arrive as
+visible escapes (``printable``), before any length limit is applied.
 """
 
 from __future__ import annotations
 
 import re
+
+from ci_bot.text import KEEP_LINES, printable, without_colours
 
 ELLIPSIS = "…"
 MAX_LINE = 300  # a log line longer than this is cut: one minified file must not fill the block
@@ -16,8 +19,13 @@ _SLACK_ACTOR = re.compile(r"slack:([UW][A-Z0-9]+)\b")
 
 
 def escape(text: str) -> str:
-    """Text shown as itself: Slack's three control characters escaped."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Text shown as itself: Slack's three control characters escaped, and controls."""
+    return (
+        printable(text, keep=KEEP_LINES)
+        .replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+    )
 
 
 def link(url: str, label: str) -> str:
@@ -57,7 +65,8 @@ def truncate(text: str, limit: int) -> str:
 
 def code_block(lines: list[str], limit: int) -> str:
     """Lines in a ``` block of at most ``limit`` characters, keeping the last lines."""
-    body = [truncate(escape(line).replace("```", "ˋˋˋ"), MAX_LINE) for line in lines]
+    cleaned = [escape(without_colours(line)).replace("```", "ˋˋˋ") for line in lines]
+    body = [truncate(line, MAX_LINE) for line in cleaned]
     body = body or ["(no output)"]
     kept: list[str] = []
     size = len("```\n\n```")
