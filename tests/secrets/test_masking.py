@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from ci_bot.secrets.masking import LiveMasker, Masker, encoded_forms, text_masker
+from ci_bot.secrets.masking import LiveMasker, Masker, encoded_forms, text_masker, value_forms
 
 TOKEN = "tok>>>???-s3cr3t-ü"  # its base64 holds both + and /, so base64url differs
 RAW = TOKEN.encode()
@@ -75,6 +78,21 @@ def test_bytes_and_spans_agree_with_text() -> None:
     assert masker.hide_bytes(data) == masker.hide(data.decode()).encode() == b"x***y***z"
     assert len(list(masker.spans(data, 0, len(data)))) == 2
     assert masker.longest == max(len(form.encode()) for form in FORMS.values())
+
+
+@given(
+    values=st.lists(st.text(alphabet="ab+/=\n\u00e9", min_size=3, max_size=9), max_size=3),
+    text=st.text(alphabet="abYWJi+/=\n\u00e9", max_size=80),
+)
+def test_the_trie_hides_exactly_what_a_longest_first_alternation_would(
+    values: list[str], text: str
+) -> None:
+    forms = sorted({f for v in values for f in value_forms(v)}, key=len, reverse=True)
+    flat = re.compile("|".join(map(re.escape, forms))) if forms else None
+    for value in values:  # plant a few forms among the noise
+        text += "".join(sorted(value_forms(value))[:2])
+    expected = flat.sub("***", text) if flat else text
+    assert Masker(values).hide(text) == expected
 
 
 class Store:
