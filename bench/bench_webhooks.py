@@ -68,7 +68,9 @@ def payload(url: str, sha: str, number: int) -> bytes:
 
 
 def measure(label: str, url: str, sha: str, deliveries: int, data: Path) -> None:
-    settings = Settings.from_env({}, data_dir=data, github_webhook_secret=SECRET)
+    settings = Settings.from_env(
+        {}, data_dir=data, github_webhook_secret=SECRET, allow_local_clones=True
+    )
     services = open_services(settings, executor=FakeExecutor())
     client = create_app(services).test_client()
     requests, jobs = [], []

@@ -126,6 +126,12 @@ SETTINGS: dict[str, Setting] = {
         "true lets `serve` start without a webhook secret (local use only).",
         _flag,
     ),
+    "allow_local_clones": Setting(
+        "CI_BOT_ALLOW_LOCAL_CLONES",
+        "true lets a delivery's clone_url be a file:// path (tests, local mirrors); "
+        "otherwise only https:// URLs are fetched.",
+        _flag,
+    ),
     "github_app_id": Setting("CI_BOT_GITHUB_APP_ID", "GitHub App id."),
     "github_private_key_file": Setting(
         "CI_BOT_GITHUB_PRIVATE_KEY_FILE", "The GitHub App's private key (PEM file).", Path
@@ -184,6 +190,7 @@ class Settings:
     registry_auth_file: Path | None = None
     github_webhook_secret: str = field(default="", repr=False)
     allow_unsigned_webhooks: bool = False
+    allow_local_clones: bool = False
     github_app_id: str = ""
     github_private_key_file: Path | None = None
     github_token: str = field(default="", repr=False)

@@ -56,7 +56,8 @@ def handle_delivery(bot: GitHubBot, delivery_id: str) -> None:
                 bot, cron.request_for_cron(cron.scheduled_run(payload), delivery_id)
             )
         else:
-            outcome = perform(bot, route(delivery.event, payload), delivery_id)
+            work = route(delivery.event, payload, local_clones=bot.settings.allow_local_clones)
+            outcome = perform(bot, work, delivery_id)
         status = "deferred" if isinstance(outcome, Deferred) else "handled"
         text = outcome.reason if isinstance(outcome, Deferred) else outcome
     except CiBotError as error:

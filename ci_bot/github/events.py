@@ -2,16 +2,19 @@
 
 ``route(event, payload)`` is pure and cheap: the webhook handler calls it to
 answer (202 for work, 200 for what is ignored, 400 for a payload missing what
-its event needs), and the queue worker calls it again on the stored payload.
+its event needs or holding a value no job may use: see ``fields``), and the
+queue worker calls it again on the stored payload, so a delivery stored before
+a check existed fails with the same sentence instead of a traceback.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ci_bot.errors import WebhookError
+from ci_bot.github import fields
 from ci_bot.github.commands import Command, parse_commands
 from integrations.github.api import BOT_MARKER
 
@@ -109,8 +112,9 @@ class Ignored:
     reason: str
 
 
-def route(event: str, payload: Mapping[str, Any]) -> Work | Ignored:
-    """What a delivery asks of ci-bot; WebhookError(400) when it lacks a needed field."""
+def route(event: str, payload: Mapping[str, Any], *, local_clones: bool = False) -> Work | Ignored:
+    """What a delivery asks of ci-bot; WebhookError(400) when it lacks a needed field or
+    holds a malformed one.  ``local_clones``: a ``file://`` clone URL is acceptable."""
     if event in IGNORED_EVENTS:
         return Ignored(f"{event} events need no action")
     if event == "ping":
@@ -119,14 +123,14 @@ def route(event: str, payload: Mapping[str, Any]) -> Work | Ignored:
     if handler is None:
         known = ", ".join(sorted(EVENTS | IGNORED_EVENTS))
         raise WebhookError(f"unsupported event {event!r}; ci-bot handles: {known}")
-    return handler(_Payload(event, payload))
+    return handler(_Payload(event, payload, local_clones))
 
 
 class _Payload:
     """Field access that turns a missing or mistyped field into a 400 naming it."""
 
-    def __init__(self, event: str, data: Mapping[str, Any]) -> None:
-        self.event, self.data = event, data
+    def __init__(self, event: str, data: Mapping[str, Any], local_clones: bool = False) -> None:
+        self.event, self.data, self.local_clones = event, data, local_clones
 
     def get(self, dotted: str, kind: type | tuple[type, ...] = str) -> Any:
         value: Any = self.data
@@ -136,7 +140,19 @@ class _Payload:
             value = value[part]
         if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
             raise WebhookError(f"{self.event} delivery: {dotted} has the wrong type")
+        if isinstance(value, str):
+            fields.unicode_text(f"{self.event} delivery: {dotted}", value)
         return value
+
+    def checked(self, dotted: str, check: Callable[[str, str], str]) -> str:
+        """A string field that must also pass ``check`` (one of ``fields``)."""
+        return check(f"{self.event} delivery: {dotted}", self.get(dotted))
+
+    def ref(self, dotted: str) -> str:
+        return self.checked(dotted, fields.ref_name)
+
+    def sha(self, dotted: str) -> str:
+        return self.checked(dotted, fields.commit_sha)
 
     def optional(self, dotted: str, kind: type | tuple[type, ...] = str) -> Any:
         try:
@@ -146,16 +162,20 @@ class _Payload:
 
     def repo(self) -> Repo:
         installation = self.optional("installation.id", int)
+        default_branch = self.optional("repository.default_branch")
+        where = f"{self.event} delivery: repository.clone_url"
         return Repo(
-            full_name=self.get("repository.full_name"),
-            clone_url=self.get("repository.clone_url"),
-            default_branch=self.optional("repository.default_branch") or "main",
+            full_name=self.checked("repository.full_name", fields.full_name),
+            clone_url=fields.clone_url(
+                where, self.get("repository.clone_url"), allow_local=self.local_clones
+            ),
+            default_branch=self.ref("repository.default_branch") if default_branch else "main",
             installation=installation,
         )
 
 
 def _push(p: _Payload) -> Work | Ignored:
-    ref, after, repo = p.get("ref"), p.get("after"), p.repo()
+    ref, after, repo = p.ref("ref"), p.sha("after"), p.repo()
     deleted = bool(p.optional("deleted", bool)) or after == ZERO_SHA
     created = bool(p.optional("created", bool))
     author = p.optional("pusher.name") or p.optional("sender.login") or ""
@@ -174,7 +194,7 @@ def _push(p: _Payload) -> Work | Ignored:
 
 
 def _create_or_delete(p: _Payload) -> Work | Ignored:
-    ref, ref_type, repo = p.get("ref"), p.get("ref_type"), p.repo()
+    ref, ref_type, repo = p.ref("ref"), p.get("ref_type"), p.repo()
     if ref_type not in ("branch", "tag"):
         return Ignored(f"{p.event} of a {ref_type}")
     name = f"{p.event}-{ref_type}"
@@ -191,12 +211,19 @@ def _pull_request(p: _Payload) -> Work | Ignored:
         repo=p.repo(),
         action=action,
         number=p.get("pull_request.number", int),
-        head_sha=p.get("pull_request.head.sha"),
-        head_ref=p.get("pull_request.head.ref"),
-        head_repo=p.optional("pull_request.head.repo.full_name") or "",
-        base_ref=p.get("pull_request.base.ref"),
+        head_sha=p.sha("pull_request.head.sha"),
+        head_ref=p.ref("pull_request.head.ref"),
+        head_repo=_head_repo(p),
+        base_ref=p.ref("pull_request.base.ref"),
         author=p.get("pull_request.user.login"),
     )
+
+
+def _head_repo(p: _Payload) -> str:
+    """The head's repository; "" when the fork is gone (GitHub sends null)."""
+    if p.optional("pull_request.head.repo.full_name") is None:
+        return ""
+    return p.checked("pull_request.head.repo.full_name", fields.full_name)
 
 
 def _issue_comment(p: _Payload) -> Work | Ignored:
@@ -234,7 +261,7 @@ def _check_run(p: _Payload) -> Work | Ignored:
         action=action,
         check_run_id=p.get("check_run.id", int),
         external_id=p.optional("check_run.external_id") or "",
-        head_sha=p.get("check_run.head_sha"),
+        head_sha=p.sha("check_run.head_sha"),
         user=p.get("sender.login"),
     )
 
@@ -243,7 +270,7 @@ def _check_suite(p: _Payload) -> Work | Ignored:
     action = p.get("action")
     if action != "rerequested":
         return Ignored(f"check_suite {action} needs no action (pushes and pull requests do)")
-    return CheckSuiteRequest(p.repo(), p.get("check_suite.head_sha"), p.get("sender.login"))
+    return CheckSuiteRequest(p.repo(), p.sha("check_suite.head_sha"), p.get("sender.login"))
 
 
 _ROUTES = {

@@ -1,7 +1,10 @@
 """``POST /webhooks/github``: verify, parse, store, enqueue, answer — nothing slower.
 
 The HMAC is checked over the raw body before anything parses it (and before
-Flask may touch ``request.form``, which would consume the body).  The delivery
+Flask may touch ``request.form``, which would consume the body).  The body is
+limited to GitHub's own 25 MB cap: a longer ``Content-Length`` is refused before
+reading, and the rest is read in chunks through the HMAC (``bodies``), so an
+unsigned body is never held in memory whole.  The delivery
 is stored under its ``X-GitHub-Delivery`` id, so a redelivery is answered 200
 and does nothing; the work itself (git, Docker, GitHub calls) happens in a
 queue worker, so this handler's time does not depend on the repository.
@@ -22,26 +25,31 @@ from ci_bot.errors import WebhookError
 from ci_bot.github.dispatch import JOB
 from ci_bot.github.events import Ignored, route
 from ci_bot.services import Services
+from ci_bot.text import printable
+from ci_bot.web import bodies
 
 logger = logging.getLogger(__name__)
 
 blueprint = Blueprint("github_webhooks", __name__)
 
+MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub caps webhook payloads at 25 MB
+
 
 @blueprint.post("/webhooks/github")
 def receive() -> tuple[Response, int]:
     services: Services = current_app.extensions["ci_bot"]
-    raw = request.get_data(cache=True)  # first: the signature is over these exact bytes
     delivery = request.headers.get("X-GitHub-Delivery", "").strip()
     event = request.headers.get("X-GitHub-Event", "").strip()
     try:
-        _verify(services, raw, request.headers.get("X-Hub-Signature-256", ""))
+        raw = _signed_body(services, request.headers.get("X-Hub-Signature-256", ""))
         payload = _parse(raw, request.mimetype)
-        if not event or not delivery or len(delivery) > 100:
+        if not event or not delivery or len(delivery) > 100 or not delivery.isprintable():
             raise WebhookError("X-GitHub-Event and X-GitHub-Delivery headers are required")
-        work = route(event, payload)
+        work = route(event, payload, local_clones=services.settings.allow_local_clones)
     except WebhookError as error:
-        logger.info("refused GitHub delivery %s (%s): %s", delivery or "-", event or "-", error)
+        # the headers are the sender's words: shown, never obeyed, by a terminal reading the log
+        shown = printable(delivery[:100]) or "-", printable(event[:60]) or "-"
+        logger.info("refused GitHub delivery %s (%s): %s", *shown, error)
         return jsonify(error=str(error)), error.status
     if isinstance(work, Ignored):
         logger.info("GitHub delivery %s (%s): ignored, %s", delivery, event, work.reason)
@@ -59,17 +67,20 @@ def receive() -> tuple[Response, int]:
     return jsonify(delivery=delivery, queued=type(work).__name__), 202
 
 
-def _verify(services: Services, raw: bytes, header: str) -> None:
+def _signed_body(services: Services, header: str) -> bytes:
+    """The raw body, once its signature matched; everything that needs no body first."""
+    bodies.check_length(request.content_length, MAX_BODY_BYTES)
     secret = services.settings.github_webhook_secret
-    if not secret:
-        if services.settings.allow_unsigned_webhooks:
-            return
+    if not secret and not services.settings.allow_unsigned_webhooks:
         raise WebhookError("webhooks are refused: no webhook secret is configured", 401)
-    if not header.startswith("sha256="):
+    if secret and not header.startswith("sha256="):
         raise WebhookError("missing X-Hub-Signature-256 signature", 401)
-    expected = hmac.new(secret.encode("utf-8"), raw, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, header.removeprefix("sha256=").strip()):
+    mac = hmac.new(secret.encode("utf-8"), digestmod=hashlib.sha256)
+    body = bodies.read_signed(request.stream, request.content_length, MAX_BODY_BYTES, mac)
+    if secret and not bodies.same_digest(body.hexdigest, header.removeprefix("sha256=").strip()):
+        body.discard()
         raise WebhookError("the X-Hub-Signature-256 signature does not match", 401)
+    return body.read()
 
 
 def _parse(raw: bytes, mimetype: str) -> dict[str, Any]:

@@ -102,6 +102,7 @@ def make_bot(tmp_path: Path, app_key: AppKey) -> Iterator[MakeBot]:
             "github_webhook_secret": SECRET,
             "public_url": PUBLIC_URL,
             "max_parallel": 2,
+            "allow_local_clones": True,  # the tests' repositories are file:// URLs
         }
         if fake is not None:
             values["github_api_url"] = fake.url

@@ -79,6 +79,7 @@ def serve(
         "CI_BOT_GITHUB_PRIVATE_KEY_FILE": str(key),
         "CI_BOT_GITHUB_API_URL": fake_github.url,
         "CI_BOT_PUBLIC_URL": PUBLIC_URL,
+        "CI_BOT_ALLOW_LOCAL_CLONES": "true",  # the test's repository is a file:// URL
     }
     if "DOCKER_HOST" in os.environ:
         env["DOCKER_HOST"] = os.environ["DOCKER_HOST"]
