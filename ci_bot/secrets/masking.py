@@ -164,24 +164,35 @@ class SecretValues(Protocol):
 
 
 class LiveMasker:
-    """A text masker for a long-lived sink (a reporter, the web app): it follows the
-    secret store, rebuilding its Masker only when the set of values changed."""
+    """The Masker of a long-lived sink (a reporter, the web app): it follows the
+    secret store, rebuilt only when the set of values changed.  A sink masking many
+    strings at once (a Slack message's blocks) takes ``current()`` once for all."""
 
     def __init__(self, source: SecretValues) -> None:
         self._source = source
         self._current: tuple[frozenset[str], Masker] = (frozenset(), Masker(()))
 
-    def __call__(self, text: str) -> str:
+    def current(self) -> Masker:
         values = frozenset(self._source.all_values())
         known, masker = self._current  # one read: another thread may swap it
         if values != known:
             masker = Masker(values)
             self._current = (values, masker)
-        return masker.hide(text)
+        return masker
+
+    def __call__(self, text: str) -> str:
+        return self.current().hide(text)
+
+
+def masker_for(secrets: Mapping[str, str] | SecretValues | None) -> Callable[[], Masker]:
+    """What a sink asks for its Masker: fixed values', or a live secret store's."""
+    if secrets is None or isinstance(secrets, Mapping):
+        fixed = Masker((secrets or {}).values())
+        return lambda: fixed
+    return LiveMasker(secrets).current
 
 
 def text_masker(secrets: Mapping[str, str] | SecretValues | None) -> Callable[[str], str]:
-    """What a sink masks text with: for fixed values, or following a live secret store."""
-    if secrets is None or isinstance(secrets, Mapping):
-        return Masker((secrets or {}).values()).hide
-    return LiveMasker(secrets)
+    """``masker_for``, for a sink that masks one text at a time."""
+    current = masker_for(secrets)
+    return lambda text: current().hide(text)

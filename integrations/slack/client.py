@@ -12,14 +12,14 @@ bad token, message gone).  One log line per call, never the token.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from ci_bot.errors import IntegrationError
-from ci_bot.secrets.masking import SecretValues, text_masker
+from ci_bot.secrets.masking import SecretValues, masker_for
 from ci_bot.text import printable_all
 
 logger = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class SlackApi:
         self._client = WebClient(
             token=token, base_url=base_url.rstrip("/") + "/", timeout=timeout, retry_handlers=[]
         )
-        self._hide = text_masker(secrets)  # a live store: secrets set later are hidden too
+        self._masker = masker_for(secrets)  # a live store: secrets set later are hidden too
 
     def post(
         self,
@@ -107,13 +107,17 @@ class SlackApi:
 
     def _mask(self, value: Any) -> Any:
         """``value`` with every secret's forms replaced by ***, however deep they sit."""
-        if isinstance(value, str):
-            return self._hide(value)
-        if isinstance(value, list):
-            return [self._mask(item) for item in value]
-        if isinstance(value, dict):
-            return {key: self._mask(item) for key, item in value.items()}
-        return value
+        return _deep(value, self._masker().hide)
+
+
+def _deep(value: Any, hide: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return hide(value)
+    if isinstance(value, list):
+        return [_deep(item, hide) for item in value]
+    if isinstance(value, dict):
+        return {key: _deep(item, hide) for key, item in value.items()}
+    return value
 
 
 def _classify(method: str, channel: str, error: SlackApiError) -> IntegrationError:

@@ -5,6 +5,7 @@ Retry-After are checked without sleeping on them."""
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
 import time
@@ -399,3 +400,19 @@ def test_secrets_never_reach_slack_even_from_an_unmasked_log_or_a_commit_title(
     assert token not in received
     assert "Rotate *** (oops)" in all_text(rig.message())
     assert "token=***" in rig.thread()[1]
+
+
+def test_a_secrets_base64_and_hex_forms_never_reach_slack(make_rig: Callable[..., Rig]) -> None:
+    token = "tok-9f8e7d6c5b4a3921"
+    encoded, hexed = base64.b64encode(token.encode()).decode(), token.encode().hex()
+    rig = make_rig(secrets={"DEPLOY_TOKEN": token})
+    output = f"b64={encoded}\nhex={hexed.upper()}\nfailed\n"
+    rig.executor.expect("/build").expect("/test", ERROR, output=output)
+    pipeline_id = rig.launch(TWO_STEPS, message=f"Rotate {encoded} (oops)")
+    rig.run(pipeline_id)
+    rig.report()
+
+    received = rig.fake.received_text()
+    assert encoded not in received and hexed.upper() not in received
+    assert "Rotate *** (oops)" in all_text(rig.message())
+    assert "b64=***" in rig.thread()[1] and "hex=***" in rig.thread()[1]
