@@ -25,7 +25,11 @@ class Cli:
 
     def stored(self) -> list[str]:
         settings = Settings.from_env(self.env)
-        return SecretStore(Store(settings.database_url), settings).all_values()
+        store = Store(settings.database_url)
+        try:
+            return SecretStore(store, settings).all_values()
+        finally:
+            store.close()
 
 
 @pytest.fixture

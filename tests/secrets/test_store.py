@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,8 +36,10 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 
 
 @pytest.fixture
-def store(settings: Settings) -> Store:
-    return Store(settings.database_url)
+def store(settings: Settings) -> Iterator[Store]:
+    opened = Store(settings.database_url)
+    yield opened
+    opened.close()
 
 
 @pytest.fixture
@@ -88,6 +91,7 @@ def test_a_key_from_the_environment_is_used_and_no_file_is_made(
 
     assert not settings.secret_key_file.exists()
     assert SecretStore(store, settings).for_pipeline(pipeline(store)) == {"DEPLOY_TOKEN": TOKEN}
+    store.close()
 
 
 def test_a_wrong_key_is_a_sentence_that_reaches_the_node_not_a_traceback(
@@ -207,6 +211,7 @@ def test_the_legacy_file_is_every_repositorys_and_a_repositorys_own_wins(
     [warning] = [r.getMessage().split("secrets.env:3: ")[1] for r in caplog.records]
     assert warning.startswith("secret PIN refused: a secret must have at least 4 characters")
     assert "12" not in warning
+    store.close()
 
 
 # --- what the engine gets ----------------------------------------------------------------------
