@@ -14,6 +14,7 @@ import click
 from ci_bot.errors import CiBotError, SecretError
 from ci_bot.secrets.scope import Scope
 from ci_bot.secrets.store import SecretStore
+from ci_bot.secrets.values import name_refusal, repo_refusal
 from ci_bot.settings import Settings
 from ci_bot.store.store import Store
 from ci_bot.tree.config import EVENTS
@@ -55,6 +56,9 @@ def set_secret(repo: str, name: str, branches: tuple[str, ...], events: tuple[st
     \b
     printf %s "$TOKEN" | ci-bot secrets set acme/app DEPLOY_TOKEN --branch main --event push
     """
+    problem = repo_refusal(repo) or name_refusal(name)  # before the value is typed
+    if problem:
+        raise click.ClickException(problem)
     if any(not branch.strip() for branch in branches):
         raise click.ClickException("--branch needs a branch name or a glob, e.g. main or release/*")
     scope = Scope(tuple(dict.fromkeys(branches)), tuple(dict.fromkeys(events)))
