@@ -8,6 +8,7 @@ collected before raising, so a person fixes them all in one go.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -64,6 +65,23 @@ def _fernet_key(text: str) -> str:
             "print(Fernet.generate_key().decode())')"
         ) from None
     return text
+
+
+_SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,30}")
+_GITHUB_LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})")
+
+
+def _slack_users(text: str) -> tuple[tuple[str, str], ...]:
+    """``U123=octocat,U456=hubot``: which GitHub user each Slack user is."""
+    pairs = []
+    for item in (part.strip() for part in text.split(",")):
+        slack, sep, github = (side.strip() for side in item.partition("="))
+        if not item:
+            continue
+        if not sep or not _SLACK_USER.fullmatch(slack) or not _GITHUB_LOGIN.fullmatch(github):
+            raise ValueError(f"{item!r} is not SLACK_USER_ID=github-login (e.g. U0123ABCD=octocat)")
+        pairs.append((slack, github))
+    return tuple(pairs)
 
 
 def _tokens(text: str) -> tuple[str, ...]:
@@ -157,6 +175,12 @@ SETTINGS: dict[str, Setting] = {
     ),
     "slack_channel": Setting("CI_BOT_SLACK_CHANNEL", "Default Slack channel for pipelines."),
     "slack_api_url": Setting("CI_BOT_SLACK_API_URL", "Slack's Web API base URL.", _url),
+    "slack_users": Setting(
+        "CI_BOT_SLACK_USERS",
+        "Which GitHub user each Slack user is: U0123ABCD=octocat,U0456EFGH=hubot. A Slack "
+        "click reruns only for a listed user GitHub lets push to the repository.",
+        _slack_users,
+    ),
     "ui_tokens": Setting(
         "CI_BOT_UI_TOKENS", "Comma-separated sign-in tokens for the web UI.", _tokens, secret=True
     ),
@@ -201,6 +225,7 @@ class Settings:
     slack_signing_secret: str = field(default="", repr=False)
     slack_channel: str = ""
     slack_api_url: str = "https://slack.com/api"
+    slack_users: tuple[tuple[str, str], ...] = ()
     ui_tokens: tuple[str, ...] = field(default=(), repr=False)
     broker_url: str = field(default="", repr=False)
     signing_key: Path | None = None

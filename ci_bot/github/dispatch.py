@@ -29,6 +29,7 @@ from ci_bot.github.events import (
 )
 from ci_bot.github.launching import Deferred, launch_request, request_for_pr, request_for_ref
 from ci_bot.queue import InProcessQueue
+from ci_bot.slack_reruns import attach_slack_reruns
 from ci_bot.store.records import RunEvent
 from ci_bot.store.store import NotFound, Store
 
@@ -130,7 +131,8 @@ class DeferredLaunches:
 
 
 def attach_github(services: Services) -> GitHubBot:
-    """Register the delivery job, and the GitHub reporter when an App or token is set."""
+    """Register the delivery job, and the GitHub reporter when an App or token is set;
+    and Slack's rerun job, which asks this same GitHub API who may rerun."""
     from ci_bot.git import Mirrors
     from ci_bot.github.bot import make_mask
     from ci_bot.secrets.source import as_source
@@ -141,6 +143,7 @@ def attach_github(services: Services) -> GitHubBot:
     mask = make_mask(as_source(services.engine.secrets))
     bot = GitHubBot(services, api, Mirrors(services.settings.data_dir / "mirrors"), mask)
     services.queue.register(JOB, lambda payload: handle_delivery(bot, str(payload["delivery"])))
+    attach_slack_reruns(services, api)
     services.reporters.append(DeferredLaunches(services.store, services.queue))
     services.background.append(cron.CronTrigger(bot, JOB))
     if api is not None:

@@ -1,12 +1,12 @@
 """``POST /webhooks/slack/interactions``: the buttons under a pipeline's Slack message.
 
-Verify the signature (and the age) on the raw body before reading anything,
-parse, act, answer 200 well within Slack's three seconds.  "Rerun failed"
-only writes the wish to the store (``control.rerun_failed``, with who clicked);
-whichever engine drives the pipeline honours it within a tick, and the Slack
-reporter tells the thread who asked.  A button counts only on the message the
-bot posted for that very pipeline, in its channel: by default anyone who can
-see that message may rerun.
+Check the age first, then read the body in chunks through the signature's HMAC
+(``bodies``: never more than ``MAX_BODY_BYTES``, never held whole before it is
+known to be Slack's), parse, answer 200 well within Slack's three seconds.  A
+button counts only on the message the bot posted for that very pipeline, in its
+channel.  "Rerun failed" is then a queue job (``slack_reruns``): the clicker must
+be mapped to a GitHub user (``CI_BOT_SLACK_USERS``) whom GitHub lets push to the
+repository, or they are told why in a reply only they see, and nothing is reset.
 """
 
 from __future__ import annotations
@@ -17,17 +17,20 @@ import time
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from ci_bot.engine.control import rerun_failed
 from ci_bot.errors import WebhookError
 from ci_bot.services import Services
+from ci_bot.slack_reruns import JOB, RerunClick
 from ci_bot.store.store import NotFound
-from integrations.slack import actions, record
+from ci_bot.web import bodies
+from integrations.slack import actions, record, verify
 from integrations.slack.blocks import OPEN_ACTION, RERUN_ACTION
-from integrations.slack.verify import verify
 
 logger = logging.getLogger(__name__)
 
 blueprint = Blueprint("slack_interactions", __name__)
+
+# Slack's payloads are a message and its blocks: far below this.
+MAX_BODY_BYTES = 5 * 1024 * 1024
 
 
 @blueprint.post("/webhooks/slack/interactions")
@@ -36,46 +39,55 @@ def interactions() -> tuple[Response, int]:
     secret = services.settings.slack_signing_secret
     if not secret:
         return _refuse("Slack interactions are off: set CI_BOT_SLACK_SIGNING_SECRET", 404)
-    body = request.get_data(cache=True)  # the raw bytes Slack signed, before any parsing
-    headers = request.headers
     try:
-        verify(
-            secret,
-            body,
-            headers.get("X-Slack-Request-Timestamp"),
-            headers.get("X-Slack-Signature"),
-            time.time(),
-        )
+        body, signature = _signed_body(secret)
         kind, clicks = actions.parse(body)
     except WebhookError as error:
         return _refuse(str(error), error.status)
-    delivery = "slack:" + hashlib.sha256(headers["X-Slack-Signature"].encode()).hexdigest()
+    delivery = "slack:" + hashlib.sha256(signature.encode("utf-8", "replace")).hexdigest()
     if not services.store.record_delivery(delivery, "slack", kind[:60], body.decode("utf-8")):
         logger.info("Slack interaction %s seen already; ignored", delivery)
         return jsonify(ok=True, duplicate=True), 200
     try:
-        outcome = "; ".join(_act(services, click) for click in clicks) or f"{kind}: ignored"
+        done = [_act(services, click, delivery) for click in clicks]
     except WebhookError as error:
         services.store.finish_delivery(delivery, "failed", str(error))
         return _refuse(str(error), error.status)
-    services.store.finish_delivery(delivery, "handled", outcome)
+    # a rerun's job records its own outcome once GitHub has said who may rerun
+    status = "received" if any(outcome is None for outcome in done) else "handled"
+    outcome = "; ".join(text or "rerun: checking who clicked" for text in done)
+    services.store.finish_delivery(delivery, status, outcome or f"{kind}: ignored")
     return jsonify(ok=True), 200
 
 
-def _act(services: Services, click: actions.Click) -> str:
-    """Do what the click asks; a sentence for the delivery's outcome."""
+def _signed_body(secret: str) -> tuple[bytes, str]:
+    """(raw body, signature) of a fresh request Slack signed; 401 or 413 otherwise."""
+    headers = request.headers
+    bodies.check_length(request.content_length, MAX_BODY_BYTES)
+    timestamp, given = verify.check_fresh(
+        headers.get("X-Slack-Request-Timestamp"), headers.get("X-Slack-Signature"), time.time()
+    )
+    mac = verify.signer(secret, timestamp)
+    body = bodies.read_signed(request.stream, request.content_length, MAX_BODY_BYTES, mac)
+    if not verify.matches(mac, given):
+        body.discard()
+        raise WebhookError(verify.MISMATCH, 401)
+    return body.read(), given
+
+
+def _act(services: Services, click: actions.Click, delivery: str) -> str | None:
+    """Do what the click asks: a sentence for the delivery's outcome, or None when a
+    queued job will (a rerun)."""
     if click.action_id == OPEN_ACTION:
         return "open: nothing to do (Slack opened the link)"
     if click.action_id != RERUN_ACTION:
-        logger.warning("Slack interaction with unknown action %r ignored", click.action_id)
-        return f"{click.action_id}: unknown action, ignored"
+        logger.warning("Slack interaction with unknown action %r ignored", click.action_id[:60])
+        return f"{click.action_id[:60]}: unknown action, ignored"
     pipeline_id = _pipeline_of(services, click)
-    paths = rerun_failed(services.store, pipeline_id, click.actor)
-    logger.info("pipeline %s: %s asked to rerun %s", pipeline_id, click.actor, paths or "nothing")
-    services.engine.wake()
-    if services.hub is not None:
-        services.hub.wake()
-    return f"rerun of pipeline {pipeline_id}: {len(paths)} Execs reset"
+    rerun = RerunClick(delivery, pipeline_id, click.user_id, click.actor, click.response_url)
+    services.queue.submit(JOB, **rerun.job())
+    logger.info("pipeline %s: %s asked to rerun; checking who may", pipeline_id, click.user_id)
+    return None
 
 
 def _pipeline_of(services: Services, click: actions.Click) -> int:

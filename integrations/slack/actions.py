@@ -26,6 +26,7 @@ class Click:
     user_name: str
     channel_id: str  # where the clicked message is
     message_ts: str
+    response_url: str = ""  # where a reply only the clicker sees goes (``respond``)
 
     @property
     def actor(self) -> str:
@@ -50,6 +51,7 @@ def parse(body: bytes) -> tuple[str, list[Click]]:
     container = _object(payload, "container")
     channel = container.get("channel_id") or _object(payload, "channel").get("id")
     message_ts = container.get("message_ts") or _object(payload, "message").get("ts")
+    response_url = payload.get("response_url")
     actions = payload.get("actions")
     if not isinstance(actions, list):
         raise WebhookError("the interaction payload has no actions list")
@@ -61,6 +63,7 @@ def parse(body: bytes) -> tuple[str, list[Click]]:
             user_name=str(name)[:80],
             channel_id=str(channel or ""),
             message_ts=str(message_ts or ""),
+            response_url=response_url if isinstance(response_url, str) else "",
         )
         for action in actions
         if isinstance(action, dict)

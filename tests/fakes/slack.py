@@ -12,6 +12,9 @@ Anything that breaks the contract (an unknown method or parameter, a wrong type,
 a reply to a thread that does not exist) lands in ``problems``; the ``fake_slack``
 fixture fails the test on any.  A test scripts Slack's bad days with ``fail_next``:
 ``ok: false`` errors, HTTP 429 with ``Retry-After``, a 500 with no JSON at all.
+
+It also takes what is posted to an interaction's ``response_url`` (``/actions/…``,
+as ``hooks.slack.com`` does): a JSON message, kept in ``responses``.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ BOT_USER = "U0FAKEBOT1"
 TEAM = "T0FAKETEAM1"
 # "A JSON-based array of structured blocks, presented as a URL-encoded string"
 JSON_ARRAYS = ("blocks", "attachments")
+# What a message posted to a response_url may hold (Slack's "Handling user interaction").
+RESPONSE_KEYS = {"text", "blocks", "response_type", "replace_original", "delete_original"}
 
 
 class SlackSpec:
@@ -118,6 +123,7 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.bodies: list[bytes] = []
         self.problems: list[str] = []
+        self.responses: list[dict[str, Any]] = []  # posted to response_urls
         self._failures: list[Failure] = []
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
@@ -153,6 +159,11 @@ class FakeSlack:
     ) -> None:
         with self._lock:
             self._failures += [Failure(method, status, error, retry_after)] * times
+
+    @property
+    def response_url(self) -> str:
+        """A ``response_url`` as Slack puts in an interaction, served by this fake."""
+        return self.url.removesuffix("/api") + "/actions/T0FAKETEAM1/1234/abcdef"
 
     def channel_id(self, name: str) -> str:
         return self.channels[name.lstrip("#")]
@@ -193,6 +204,8 @@ class FakeSlack:
     def handle(self, verb: str, path: str, headers: Mapping[str, str], body: bytes) -> _Answer:
         with self._lock:
             self.bodies.append(body)
+            if path.startswith("/actions/"):
+                return self._respond(verb, headers, body)
             method = path.removeprefix("/api/")
             if not path.startswith("/api/") or method not in METHODS:
                 self.problems.append(f"unexpected call: {verb} {path}")
@@ -324,6 +337,25 @@ class FakeSlack:
         found.versions.append((text, blocks))
         answer = {"ok": True, "channel": channel, "ts": ts, "text": text, "message": {"text": text}}
         return _Answer(200, answer)
+
+    def _respond(self, verb: str, headers: Mapping[str, str], body: bytes) -> _Answer:
+        """A message posted to a response_url: JSON, no token needed, known keys only."""
+        kind = _header(headers, "Content-Type").split(";")[0].strip().lower()
+        try:
+            message = json.loads(body) if kind == "application/json" else None
+        except ValueError:
+            message = None
+        if verb != "POST" or not isinstance(message, dict):
+            self.problems.append(f"response_url: {verb} of {kind!r}, not a JSON message")
+            return _Answer(400, {"ok": False, "error": "invalid_payload"})
+        unknown = set(message) - RESPONSE_KEYS
+        if unknown or not isinstance(message.get("text"), str) or not message["text"]:
+            self.problems.append(f"response_url: unknown keys {unknown} or no text: {message}")
+            return _Answer(400, {"ok": False, "error": "invalid_payload"})
+        if message.get("response_type", "ephemeral") not in ("ephemeral", "in_channel"):
+            self.problems.append(f"response_url: response_type {message['response_type']!r}")
+        self.responses.append(message)
+        return _Answer(200, {"ok": True})
 
     def _resolve(self, channel: str) -> str | None:
         if channel in self.channels.values():

@@ -11,6 +11,7 @@ before one byte is read, and everything else is read in pieces of at most
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,13 @@ import pytest
 
 from ci_bot.web import bodies
 from ci_bot.web.github_webhooks import MAX_BODY_BYTES
+from ci_bot.web.slack_interactions import MAX_BODY_BYTES as SLACK_MAX_BODY_BYTES
+from integrations.slack.verify import signature
 from tests.github.support import sign
 from tests.hardening.support import WebhookBot, webhook_bot
+
+SLACK_SECRET = "slack-signing-secret-for-tests"
+SLACK_URL = "/webhooks/slack/interactions"
 
 
 class RecordingInput:
@@ -45,7 +51,7 @@ class RecordingInput:
 
 @pytest.fixture
 def bot(tmp_path: Path) -> Iterator[WebhookBot]:
-    made = webhook_bot(tmp_path / "data")
+    made = webhook_bot(tmp_path / "data", slack_signing_secret=SLACK_SECRET)
     yield made
     made.close()
 
@@ -69,7 +75,16 @@ def post(
     return bot.client.post(path, headers=sent, content_type=content_type, environ_overrides=environ)
 
 
+def slack_headers(body: bytes) -> dict[str, str]:
+    timestamp = str(int(time.time()))
+    return {
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": signature(SLACK_SECRET, timestamp, body),
+    }
+
+
 UNSIGNED = {"X-Hub-Signature-256": "sha256=" + "0" * 64}
+FORM = "application/x-www-form-urlencoded"
 
 
 @pytest.mark.parametrize("declared", [MAX_BODY_BYTES + 1, 26 * 1024 * 1024, 10**12])
@@ -81,6 +96,13 @@ def test_an_over_limit_content_length_is_refused_before_anything_is_read(
     assert response.status_code == 413
     assert "larger than 25 MB" in response.get_json()["error"]
     assert stream.reads == []
+
+
+def test_an_over_limit_slack_request_is_refused_before_anything_is_read(bot: WebhookBot) -> None:
+    stream = RecordingInput(SLACK_MAX_BODY_BYTES + 1)
+    headers = slack_headers(b"")
+    response = post(bot, SLACK_URL, stream, SLACK_MAX_BODY_BYTES + 1, headers, FORM)
+    assert response.status_code == 413 and stream.reads == []
 
 
 def test_a_wrongly_signed_body_is_read_in_bounded_chunks_and_refused(bot: WebhookBot) -> None:
@@ -99,6 +121,14 @@ def test_a_signed_body_is_read_in_bounded_chunks_then_handled(bot: WebhookBot) -
     headers = {"X-Hub-Signature-256": sign(payload)}
     response = post(bot, "/webhooks/github", stream, len(payload), headers)
     assert response.status_code == 200 and response.get_json()["ignored"] == "pong"
+    assert max(stream.reads) <= bodies.CHUNK
+
+
+def test_a_signed_slack_body_is_read_in_bounded_chunks(bot: WebhookBot) -> None:
+    body = b"payload=%7B%7D" + b"+" * (300 * 1024)
+    stream = RecordingInput(len(body), body)
+    response = post(bot, SLACK_URL, stream, len(body), slack_headers(body), FORM)
+    assert response.status_code == 400  # signed, read, and then not a payload Slack sends
     assert max(stream.reads) <= bodies.CHUNK
 
 

@@ -1,4 +1,5 @@
-"""Fixtures for the Slack tests: Slack's official description and the fake Web API."""
+"""Fixtures for the Slack tests: Slack's official description and the fake Web API, and
+the fake GitHub a rerun click is checked against."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.github import FakeGitHub
 from tests.fakes.slack import FakeSlack, SlackSpec
-from tests.slack.support import TOKEN
+from tests.slack.support import GITHUB_LOGIN, GITHUB_TOKEN, TOKEN
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +25,13 @@ def fake_slack(slack_spec: SlackSpec) -> Iterator[FakeSlack]:
     yield fake
     fake.stop()
     assert not fake.problems, "Slack got calls that break its API:\n" + "\n".join(fake.problems)
+
+
+@pytest.fixture
+def fake_github(fixtures_dir: Path) -> Iterator[FakeGitHub]:
+    """GitHub as a personal token sees it; GITHUB_LOGIN may push (``roles`` changes that)."""
+    fake = FakeGitHub(fixtures_dir, personal_token=GITHUB_TOKEN).start()
+    fake.roles[GITHUB_LOGIN] = "write"
+    yield fake
+    fake.stop()
+    fake.assert_no_problems()

@@ -1,5 +1,6 @@
-"""What the Slack tests share: the bot's Slack settings, a clock the test moves, and
-interaction requests signed the way Slack signs them."""
+"""What the Slack tests share: the bot's Slack settings, a clock the test moves,
+interaction requests signed the way Slack signs them, and the GitHub side of a rerun
+(who clicked is a GitHub user, asked of the fake GitHub)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ TOKEN = "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy"
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 PUBLIC_URL = "https://ci.example.com"
 USER_ID = "U0ALICE123"
+GITHUB_LOGIN = "alice-gh"  # USER_ID's GitHub account, through CI_BOT_SLACK_USERS
+GITHUB_TOKEN = "ghp_slack_tests_token_0123456789abcdef"
+SLACK_HOOKS_URL = "https://hooks.slack.com/actions/T0FAKETEAM1/1/abc"
 
 
 def slack_settings(data_dir: Path, fake: FakeSlack, **environ: str) -> Settings:
@@ -33,6 +37,16 @@ def slack_settings(data_dir: Path, fake: FakeSlack, **environ: str) -> Settings:
         **environ,
     }
     return Settings.from_env({k: v for k, v in variables.items() if v})
+
+
+def rerun_settings(github_url: str) -> dict[str, str]:
+    """The variables that let USER_ID's clicks rerun: a GitHub token to ask GitHub with,
+    and the Slack → GitHub user map (the fake GitHub says what role GITHUB_LOGIN has)."""
+    return {
+        "CI_BOT_GITHUB_TOKEN": GITHUB_TOKEN,
+        "CI_BOT_GITHUB_API_URL": github_url,
+        "CI_BOT_SLACK_USERS": f"{USER_ID}={GITHUB_LOGIN}",
+    }
 
 
 class ManualClock:
@@ -55,6 +69,7 @@ def click_payload(
     *,
     action_id: str = RERUN_ACTION,
     user_id: str = USER_ID,
+    response_url: str = SLACK_HOOKS_URL,
 ) -> dict[str, Any]:
     """A ``block_actions`` payload shaped as Slack's documentation shows it."""
     return {
@@ -72,7 +87,7 @@ def click_payload(
         "trigger_id": "1234567890.0987654321.abcdef",
         "channel": {"id": channel, "name": "ci"},
         "message": {"type": "message", "ts": message_ts, "text": "pipeline"},
-        "response_url": "https://hooks.slack.com/actions/T0FAKETEAM1/1/abc",
+        "response_url": response_url,
         "actions": [
             {
                 "type": "button",

@@ -1,7 +1,8 @@
 """``POST /webhooks/slack/interactions``: signed clicks on the pipeline's message.
 
 The bot is built as ``ci-bot serve`` builds it (``open_services`` + ``create_app``), with a
-FakeExecutor under the real Engine; its Slack reporter posts to the fake Slack.
+FakeExecutor under the real Engine; its Slack reporter posts to the fake Slack, and who
+may rerun is asked of the fake GitHub (the clicker is mapped to a GitHub user who may push).
 """
 
 from __future__ import annotations
@@ -27,12 +28,14 @@ from ci_bot.tree.states import State
 from ci_bot.web.app import create_app
 from integrations.slack.blocks import OPEN_ACTION
 from integrations.slack.reporter import SlackReporter
+from tests.fakes.github import FakeGitHub
 from tests.fakes.slack import FakeSlack, Message
 from tests.slack.support import (
     USER_ID,
     ManualClock,
     click_payload,
     header_of,
+    rerun_settings,
     signed,
     slack_settings,
 )
@@ -74,11 +77,17 @@ class Bot:
         return [reply.text for reply in self.fake.replies(message.channel, message.ts)]
 
     def click(self, payload: dict[str, Any] | None = None, **options: Any) -> TestResponse:
+        """Click (by default *Rerun failed* on the pipeline's message), then run the queued
+        job that checks the clicker with GitHub, as a worker thread would."""
         if payload is None:
             message = self.message()
-            payload = click_payload(self.pipeline_id, message.channel, message.ts)
+            payload = click_payload(
+                self.pipeline_id, message.channel, message.ts, response_url=self.fake.response_url
+            )
         body, headers = signed(payload, **options)
-        return self.client.post(URL, data=body, headers=headers)
+        response = self.client.post(URL, data=body, headers=headers)
+        self.services.queue.run_pending()
+        return response
 
     def state_of(self, path: str) -> State | None:
         return {node.path: node.state for node in self.services.store.nodes(self.pipeline_id)}[path]
@@ -86,13 +95,17 @@ class Bot:
 
 @pytest.fixture
 def make_bot(
-    tmp_path: Path, fake_slack: FakeSlack, repo_factory: Callable[..., Path]
+    tmp_path: Path,
+    fake_slack: FakeSlack,
+    fake_github: FakeGitHub,
+    repo_factory: Callable[..., Path],
 ) -> Iterator[Callable[..., Bot]]:
     """``make_bot(**environ)``: a bot whose pipeline failed at /build and was told in Slack."""
     made: list[Bot] = []
 
     def make(**environ: str) -> Bot:
-        settings = slack_settings(tmp_path / "data", fake_slack, **environ)
+        variables = {**rerun_settings(fake_github.url), **environ}
+        settings = slack_settings(tmp_path / "data", fake_slack, **variables)
         executor = FakeExecutor().expect("/build", ERROR, output="make: *** [all] Error 2\n")
         services = open_services(settings, executor)
         [reporter] = [r for r in services.reporters if isinstance(r, SlackReporter)]
@@ -196,6 +209,7 @@ def test_the_same_signed_request_twice_acts_once(bot: Bot) -> None:
     second = bot.client.post(URL, data=body, headers=headers)
 
     assert (first.json, second.json) == ({"ok": True}, {"ok": True, "duplicate": True})
+    bot.services.queue.run_pending()
     resets = [e for e in bot.services.store.events(bot.pipeline_id) if e.kind == "reset"]
     assert len(resets) == 1
     bot.executor.expect("/build").expect("/test")

@@ -22,8 +22,16 @@ from ci_bot.tree.select import Event
 from ci_bot.tree.states import State
 from ci_bot.web.app import create_app
 from tests.containers import remove_leftovers
+from tests.fakes.github import FakeGitHub
 from tests.fakes.slack import FakeSlack, Message
-from tests.slack.support import USER_ID, click_payload, header_of, signed, slack_settings
+from tests.slack.support import (
+    USER_ID,
+    click_payload,
+    header_of,
+    rerun_settings,
+    signed,
+    slack_settings,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -91,7 +99,10 @@ class LiveBot:
 
     def click(self, pipeline_id: int) -> int:
         message = self.message()
-        body, headers = signed(click_payload(pipeline_id, message.channel, message.ts))
+        payload = click_payload(
+            pipeline_id, message.channel, message.ts, response_url=self.fake.response_url
+        )
+        body, headers = signed(payload)
         request = urllib.request.Request(
             f"{self.url}/webhooks/slack/interactions", body, headers, method="POST"
         )
@@ -107,11 +118,13 @@ class LiveBot:
 def live_bot(
     tmp_path: Path,
     fake_slack: FakeSlack,
+    fake_github: FakeGitHub,
     docker_engine: DockerClient,
     busybox_image: str,
     repo_factory: Callable[..., Path],
 ) -> Iterator[LiveBot]:
-    settings = slack_settings(tmp_path / "data", fake_slack, CI_BOT_MAX_PARALLEL="2")
+    reruns = rerun_settings(fake_github.url)  # the clicker may push: GitHub says so
+    settings = slack_settings(tmp_path / "data", fake_slack, CI_BOT_MAX_PARALLEL="2", **reruns)
     settings.data_dir.mkdir(parents=True)
     settings.secrets_file.write_text(f"DEPLOY_TOKEN={DEPLOY_TOKEN}\n")
     services = open_services(settings, DockerExecutor(docker_engine))
