@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from ci_bot.engine.context import build_spec
+from ci_bot.engine.trust import REFUSED, privileges_of
 from ci_bot.errors import CiBotError
 from ci_bot.executors.base import ExecSpec
 from ci_bot.services import Services
@@ -80,10 +81,8 @@ def debug_spec(
     node, resolved = found[path]
     if not node.is_exec:
         raise click.ClickException(f"{path} is a {node.type.value}: debug an Exec below it")
-    if with_secrets and not pipeline.trusted:
-        raise click.ClickException(
-            "this pipeline comes from a fork's pull request: its nodes never get secrets"
-        )
+    if with_secrets and not privileges_of(pipeline).secrets:
+        raise click.ClickException(f"--with-secrets: {REFUSED['secrets']}")
     if not with_secrets and resolved.secrets:
         click.echo(
             f"secrets {', '.join(resolved.secrets)} withheld; --with-secrets gives them", err=True

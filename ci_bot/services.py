@@ -8,14 +8,14 @@ tests all build the bot the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, cast
+from typing import Protocol
 
 from ci_bot.engine.runner import Engine
 from ci_bot.executors.base import Executor
 from ci_bot.queue import InProcessQueue
 from ci_bot.reporting import Reporter, ReporterHub
 from ci_bot.retention import RetentionWorker
-from ci_bot.secrets.source import SecretSource, as_source
+from ci_bot.secrets.source import SecretSource
 from ci_bot.secrets.store import SecretStore
 from ci_bot.settings import Settings
 from ci_bot.store.store import Store
@@ -43,7 +43,7 @@ class Services:
     @property
     def secrets(self) -> SecretSource:
         """Where the engine's secrets come from; what the UI masks."""
-        return as_source(self.engine.secrets)
+        return self.engine.secrets
 
     def start(self) -> None:
         """Start the background work of ``ci-bot serve``: engine, jobs, reporters."""
@@ -78,9 +78,7 @@ def open_services(settings: Settings, executor: Executor | None = None) -> Servi
         )
     store = Store(settings.database_url)
     secrets = SecretStore(store, settings)
-    # The cast goes when runner.py's Engine takes a SecretSource (it only hands
-    # `secrets` to build_spec, which asks it for each pipeline's own).
-    engine = Engine(store, executor, settings, secrets=cast(dict[str, str], secrets))
+    engine = Engine(store, executor, settings, secrets=secrets)
     services = Services(settings=settings, store=store, executor=executor, engine=engine)
     services.background.append(RetentionWorker(store, settings))
     if settings.slack_token:

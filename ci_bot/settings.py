@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ci_bot.errors import CiBotError
+from ci_bot.tree.params import read_mem
 
 
 class SettingsError(CiBotError):
@@ -108,6 +109,21 @@ SETTINGS: dict[str, Setting] = {
         "CI_BOT_ALLOW_DOCKER_SOCKET",
         "true lets nodes with `requires_docker` mount the Docker socket.",
         _flag,
+    ),
+    "default_mem": Setting(
+        "CI_BOT_DEFAULT_MEM", 'Memory limit of an Exec that sets no `mem` ("4g").', read_mem
+    ),
+    "max_mem": Setting(
+        "CI_BOT_MAX_MEM", "The most `mem` a node may ask for; unset: no maximum.", read_mem
+    ),
+    "default_pids": Setting(
+        "CI_BOT_DEFAULT_PIDS", "Processes an Exec that sets no `pids` may have.", _positive_int
+    ),
+    "max_pids": Setting("CI_BOT_MAX_PIDS", "The most `pids` a node may ask for.", _positive_int),
+    "log_limit": Setting(
+        "CI_BOT_LOG_LIMIT",
+        'A node\'s log is cut past this size, with a note saying so ("1g").',
+        read_mem,
     ),
     "registry_auth_file": Setting(
         "CI_BOT_REGISTRY_AUTH_FILE",
@@ -212,6 +228,11 @@ class Settings:
     allow_docker_socket: bool = False
     docker_url: str | None = None
     registry_auth_file: Path | None = None
+    default_mem: int = 4 * 2**30
+    max_mem: int | None = None
+    default_pids: int = 1024
+    max_pids: int = 4096
+    log_limit: int = 2**30
     github_webhook_secret: str = field(default="", repr=False)
     allow_unsigned_webhooks: bool = False
     allow_local_clones: bool = False

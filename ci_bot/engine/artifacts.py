@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ci_bot.engine import signing
 from ci_bot.engine.reuse import ReuseCache, Reused
+from ci_bot.engine.trust import REFUSED, privileges_of
 from ci_bot.errors import SigningError
 from ci_bot.executors.base import DONE, ERROR, ExecResult, ExecSpec, Executor
 from ci_bot.executors.logs import LogWriter
@@ -46,7 +47,7 @@ class Artifacts:
         """The run's reuse key; "" without ``reuse``, and for pull requests from forks,
         which must never hand their outputs to a trusted pipeline."""
         reuse = job.resolved.reuse
-        if reuse is None or not job.pipeline.trusted:
+        if reuse is None or not privileges_of(job.pipeline).reuse:
             return ""
         return self.cache.key(job.pipeline, job.spec, job.resolved.env, reuse)
 
@@ -86,6 +87,9 @@ class Artifacts:
         """Sign what ``sign`` names; a failure turns the done result into an error."""
         if not job.resolved.sign:
             return result
+        if not privileges_of(job.pipeline).signing:
+            _note(job.spec, REFUSED["signing"])
+            return result
         execution, origin = job.execution, reused.execution_id if reused else None
         try:
             key = signing.load_key(self.settings.signing_key)
@@ -102,7 +106,7 @@ class Artifacts:
 def _note(spec: ExecSpec, message: str) -> None:
     """A line from ci-bot in the node's log, after whatever the container wrote."""
     try:
-        with LogWriter(spec.log_path, spec.secrets) as log:
+        with LogWriter(spec.log_path, spec.secrets, also_mask=spec.also_mask) as log:
             log.note(message)
     except OSError as error:
         logger.warning("could not write to %s: %s", spec.log_path, error)

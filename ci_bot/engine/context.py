@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from ci_bot.engine.trust import REFUSED, privileges_of
 from ci_bot.errors import SecretError
 from ci_bot.executors.base import ExecSpec
 from ci_bot.executors.builds import build_tag
@@ -13,6 +14,7 @@ from ci_bot.secrets.source import SecretSource, as_source
 from ci_bot.settings import Settings
 from ci_bot.store.records import Execution, Pipeline
 from ci_bot.tree.nodes import Resolved
+from ci_bot.tree.params import write_mem
 
 
 def pipeline_dir(settings: Settings, pipeline_id: int) -> Path:
@@ -25,8 +27,21 @@ def log_dir(settings: Settings, pipeline_id: int) -> Path:
 
 def cache_dir(settings: Settings, repo: str) -> Path:
     """The repository's $CI_CACHE, shared by its pipelines; the name cannot escape."""
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", repo).strip(".") or "_"
-    return settings.data_dir / "cache" / safe
+    return settings.data_dir / "cache" / _safe(repo)
+
+
+def cache_dir_of(settings: Settings, pipeline: Pipeline) -> Path:
+    """The $CI_CACHE ``pipeline`` gets: the repository's shared one for the owner's
+    pipelines; a fork's pull request gets one of its own, outside the shared tree, so it
+    can neither read what trusted pipelines cached nor plant something they would use."""
+    if privileges_of(pipeline).shared_cache:
+        return cache_dir(settings, pipeline.repo)
+    pull_request = _safe(f"pr-{pipeline.pr or 'none'}")
+    return settings.data_dir / "cache-forks" / _safe(pipeline.repo) / pull_request
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name).strip(".") or "_"
 
 
 def context_env(pipeline: Pipeline, path: str) -> dict[str, str]:
@@ -62,9 +77,12 @@ def build_spec(
     image = image_of(pipeline, resolved)
     if not image:
         return "no image: set `image` (or `build`) on this node or one above it"
-    if resolved.secrets and not pipeline.trusted:
+    privileges = privileges_of(pipeline)
+    if resolved.secrets and not privileges.secrets:
         names = ", ".join(resolved.secrets)
-        return f"needs secret {names}, and secrets are never given to pull requests from forks"
+        return f"needs secret {names}, and {REFUSED['secrets']}"
+    if resolved.requires_docker and not privileges.docker_socket:
+        return f"this node sets requires_docker, and {REFUSED['docker_socket']}"
     try:  # only this repository's secrets, for this event and branch
         available = as_source(secrets).for_pipeline(pipeline) if resolved.secrets else {}
     except SecretError as error:
@@ -81,6 +99,10 @@ def build_spec(
             "this node sets requires_docker, but the bot does not mount the Docker socket; "
             "an operator can allow it with CI_BOT_ALLOW_DOCKER_SOCKET=true"
         )
+    limits = resource_limits(settings, resolved)
+    if isinstance(limits, str):
+        return limits
+    mem, pids = limits
     base = pipeline_dir(settings, pipeline.id)
     return ExecSpec(
         pipeline_id=str(pipeline.id),
@@ -90,19 +112,46 @@ def build_spec(
         command=command,
         source_dir=Path(pipeline.source_dir),
         data_dir=base / "data",
-        cache_dir=cache_dir(settings, pipeline.repo),
+        cache_dir=cache_dir_of(settings, pipeline),
         log_path=Path(execution.log_path),
         env={**resolved.env, **context_env(pipeline, execution.path)},
         secrets={name: available[name] for name in resolved.secrets},
+        also_mask=_every_value(secrets),
         timeout_seconds=resolved.timeout,
         cpu=resolved.cpu,
-        mem_bytes=resolved.mem,
+        mem_bytes=mem,
         requires_docker=bool(resolved.requires_docker),
         pull=resolved.pull,
         build=resolved.build,
         services=resolved.services or (),
-        trusted=pipeline.trusted,
+        trusted=privileges.registry_credentials,
+        pids_limit=pids,
+        log_limit=settings.log_limit,
     )
+
+
+def resource_limits(settings: Settings, resolved: Resolved) -> tuple[int, int] | str:
+    """The node's memory and process limits, or why it may not have what it asks for."""
+    mem = resolved.mem or settings.default_mem
+    if settings.max_mem is not None:
+        if resolved.mem and resolved.mem > settings.max_mem:
+            return (
+                f"mem {write_mem(resolved.mem)} is more than this bot allows "
+                f"(CI_BOT_MAX_MEM={write_mem(settings.max_mem)})"
+            )
+        mem = min(mem, settings.max_mem)
+    pids = resolved.pids or min(settings.default_pids, settings.max_pids)
+    if pids > settings.max_pids:
+        return f"pids {pids} is more than this bot allows (CI_BOT_MAX_PIDS={settings.max_pids})"
+    return mem, pids
+
+
+def _every_value(secrets: SecretSource | Mapping[str, str]) -> tuple[str, ...]:
+    """Every secret the bot holds: a node's log hides them all, given to it or not."""
+    try:
+        return tuple(as_source(secrets).all_values())
+    except SecretError:
+        return ()  # a key that cannot open them: no node can be given them either
 
 
 def image_of(pipeline: Pipeline, resolved: Resolved) -> str:

@@ -7,6 +7,7 @@ process drives the pipeline honours it within a tick.
 from __future__ import annotations
 
 from ci_bot.engine.scheduler import node_states
+from ci_bot.engine.trust import REFUSED, privileges_of
 from ci_bot.store.records import NodeRecord
 from ci_bot.store.store import NotFound, Store
 from ci_bot.tree import edit
@@ -64,6 +65,8 @@ def command_refusal(store: Store, pipeline_id: int, path: str, run: str) -> str 
 def unskip_refusal(store: Store, pipeline_id: int, path: str) -> str | None:
     """Why unskipping ``path`` would change nothing (it is not skipped itself), or None."""
     nodes = _nodes(store, pipeline_id, path)
+    if not privileges_of(store.pipeline(pipeline_id)).gates:
+        return REFUSED["gates"]
     if nodes[path].skip:
         return None
     above = [node.path for node in nodes.values() if node.skip and _is_below(path, node.path)]

@@ -19,13 +19,14 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from ci_bot.engine.artifacts import Artifacts, Job
 from ci_bot.engine.context import build_spec, log_dir
 from ci_bot.engine.scheduler import Limits, pick
 from ci_bot.executors.base import DONE, WORKER_ERROR, ExecResult, ExecSpec, Executor
+from ci_bot.secrets.source import SecretSource, as_source
 from ci_bot.settings import Settings
 from ci_bot.store.records import Execution, Pipeline
 from ci_bot.store.store import Store
@@ -52,13 +53,13 @@ class Engine:
         executor: Executor,
         settings: Settings,
         *,
-        secrets: dict[str, str] | None = None,
+        secrets: SecretSource | Mapping[str, str] | None = None,
         poll_seconds: float = 0.2,
     ) -> None:
         self.store = store
         self.executor = executor
         self.settings = settings
-        self.secrets = secrets or {}
+        self.secrets: SecretSource = as_source(secrets)
         self.artifacts = Artifacts(settings, store, executor)
         self.poll_seconds = poll_seconds
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -84,6 +85,14 @@ class Engine:
                 return self.store.pipeline(pipeline_id)
             self._wake.wait(self.poll_seconds)
             self._wake.clear()
+
+    def drive_if_free(self, pipeline_id: int) -> Pipeline | None:
+        """Drive the pipeline here until it settles when no live engine holds it (``ci-bot
+        cancel`` then kills its containers itself); None when one does: that engine
+        honours what the store asks within a tick."""
+        if not self._claim(pipeline_id):
+            return None
+        return self.run_until_settled(pipeline_id)
 
     def start(self) -> None:
         """Drive every unfinished pipeline in a background thread (``ci-bot serve``)."""
@@ -154,7 +163,9 @@ class Engine:
             logger.exception("releasing pipeline %s's resources failed", pipeline_id)
 
     def _recover(self, pipeline_id: int) -> None:
-        """Executions left queued or running by a dead engine: re-attach or retry."""
+        """Executions left queued or running by a dead engine: re-attach or retry (or,
+        in a cancelled pipeline, end them cancelled; a container left is re-attached
+        so that killing it collects its log and removes it)."""
         stale = [
             e
             for e in self.store.executions(pipeline_id)
@@ -174,6 +185,10 @@ class Engine:
                     "re-attaching %s to container %s", execution.path, container.container_id
                 )
                 self._start(execution, spec, resolved, attach=container.container_id)
+                continue
+            if pipeline.cancel_requested:
+                message = "cancelled; no engine was driving it and its container is gone"
+                self.store.finish(execution.id, State.CANCELLED, message=message)
                 continue
             self.store.finish(
                 execution.id,

@@ -48,6 +48,9 @@ class ExecSpec:
     log_path: Path  # the node's log, appended to as output arrives
     env: Mapping[str, str] = field(default_factory=dict)  # includes the CI_* context
     secrets: Mapping[str, str] = field(default_factory=dict)  # injected as env, masked in logs
+    # Every other value the bot knows, masked in logs too: a secret one node wrote to
+    # $CI_DATA must not appear in the log of another node that prints it.
+    also_mask: tuple[str, ...] = ()
     timeout_seconds: int = 3600
     cpu: float | None = None
     mem_bytes: int | None = None
@@ -57,6 +60,8 @@ class ExecSpec:
     build: BuildSpec | None = None  # when set, ``image`` is its tag (builds.build_tag)
     services: tuple[Service, ...] = ()  # sidecars started before, removed after
     trusted: bool = True  # the operator's registry credentials may be used for this run
+    pids_limit: int | None = None  # None: the executor's own default
+    log_limit: int | None = None  # bytes of output kept in the log; None: all of it
 
 
 @dataclass(frozen=True)

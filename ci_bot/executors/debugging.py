@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ci_bot.errors import ExecutorError
 from ci_bot.executors.base import LABEL_BOT, LABEL_NODE, LABEL_PIPELINE, ExecSpec
+from ci_bot.executors.privileges import CAPABILITIES
 from ci_bot.executors.workspace import WORKSPACE
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,9 @@ def docker_run_argv(
     if docker is None:
         raise ExecutorError("`ci-bot debug` needs the docker command (Debian's docker.io)")
     argv = [docker, "run", "--rm", "-i", *(["-t"] if tty else [])]
-    argv += ["--workdir", WORKSPACE, "--pids-limit", "4096"]
+    argv += ["--workdir", WORKSPACE, "--pids-limit", str(spec.pids_limit or 4096)]
+    argv += ["--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
+    argv += [f"--cap-add={capability}" for capability in CAPABILITIES]
     argv += ["--label", f"{LABEL_DEBUG}={spec.execution_id}"]
     argv += [
         "--label",

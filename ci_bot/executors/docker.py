@@ -43,6 +43,7 @@ from ci_bot.executors.base import (
 from ci_bot.executors.builds import BuildFailed, BuildRequest, ImageBuilder, build_tag
 from ci_bot.executors.follow import OutputFollower, Watch, resume_point
 from ci_bot.executors.logs import LogWriter
+from ci_bot.executors.privileges import LEAST_PRIVILEGE
 from ci_bot.executors.pulls import ImagePuller, ImageUnavailable
 from ci_bot.executors.registry import RegistryAuth
 from ci_bot.executors.sidecars import ServiceFailed, Sidecars, remove_leftovers
@@ -155,7 +156,7 @@ class DockerExecutor:
         """Run ``command`` (no command: a shell) in a container of the node, here, with its
         services; the command's exit code. Progress lines go to ``spec.log_path``."""
         client = self._docker()
-        with LogWriter(spec.log_path, spec.secrets) as log:
+        with LogWriter(spec.log_path, spec.secrets, also_mask=spec.also_mask) as log:
             sidecars = (
                 Sidecars(
                     client,
@@ -196,7 +197,12 @@ class DockerExecutor:
     def _logged(self, spec: ExecSpec, body: Callable[[LogWriter], ExecResult]) -> ExecResult:
         """Run ``body`` with the node's log open; infrastructure failures become results."""
         try:
-            log = LogWriter(spec.log_path, spec.secrets)
+            log = LogWriter(
+                spec.log_path,
+                spec.secrets,
+                limit_bytes=spec.log_limit,
+                also_mask=spec.also_mask,
+            )
         except OSError as exc:
             return ExecResult(WORKER_ERROR, None, f"cannot write the log {spec.log_path}: {exc}")
         with log:
@@ -382,9 +388,9 @@ class DockerExecutor:
             nano_cpus=int(spec.cpu * 1e9) if spec.cpu else None,
             mem_limit=spec.mem_bytes,
             memswap_limit=spec.mem_bytes,  # no swap: past the limit the node is OOM-killed
-            pids_limit=self._pids_limit,
-            privileged=False,
+            pids_limit=spec.pids_limit or self._pids_limit,
             network=network,  # None: the default bridge
+            **LEAST_PRIVILEGE,
         )
 
     def _socket_mounts(self) -> list[Mount]:

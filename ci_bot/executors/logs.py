@@ -4,7 +4,8 @@ Every line written is ``<ISO-8601 UTC, milliseconds, Z> <text>``. Output arrives
 arbitrary chunks; a line is masked once it is whole, so a secret split across
 chunks is still caught. Memory stays bounded: a line with no newline in sight is
 written in pieces of ``PIECE_BYTES`` (each piece becomes a line of its own), and
-the cut between pieces never falls inside a secret.
+the cut between pieces never falls inside a secret. Past ``limit_bytes`` (the
+bot's CI_BOT_LOG_LIMIT) output is dropped, once noted; ci-bot's own notes still go in.
 
 What is masked, and what is not, is ``ci_bot/secrets/masking.py``'s: each line of
 a secret, and its base64, base64url and hex forms.  No form holds a newline, so
@@ -14,12 +15,13 @@ masking whole lines catches a form however the output was chunked.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
 from ci_bot.secrets.masking import Masker
+from ci_bot.tree.params import write_mem
 
 PIECE_BYTES = 64 * 1024
 NOTE_PREFIX = "[ci-bot] "  # lines ci-bot itself adds, e.g. why a node ended
@@ -49,8 +51,10 @@ class LogWriter:
         *,
         clock: Callable[[], str] = utc_timestamp,
         piece_bytes: int = PIECE_BYTES,
+        limit_bytes: int | None = None,
+        also_mask: Iterable[str] = (),
     ) -> None:
-        self._masker = Masker.of_secrets(secrets or {})
+        self._masker = Masker.of_secrets(secrets or {}, also=also_mask)
         self._holdback = max(self._masker.longest - 1, 0)
         self._piece = piece_bytes
         self._clock = clock
@@ -58,6 +62,9 @@ class LogWriter:
         self._pending_stamp = ""
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file = path.open("ab")
+        self._limit = limit_bytes
+        self._written = self._file.tell()  # a re-attached node appends to what it wrote
+        self._cut_off = False
 
     def write(self, chunk: bytes, stamp: str | None = None) -> None:
         """Take the next chunk of output (received at ``stamp``, default now).
@@ -86,7 +93,8 @@ class LogWriter:
         """A line from ci-bot itself (why a node ended), after any unfinished output line."""
         self._flush_pending()
         self._emit(
-            [f"{self._clock()} {NOTE_PREFIX}".encode() + self._mask(message.encode()) + b"\n"]
+            [f"{self._clock()} {NOTE_PREFIX}".encode() + self._mask(message.encode()) + b"\n"],
+            output=False,
         )
 
     def close(self) -> None:
@@ -124,10 +132,29 @@ class LogWriter:
     def _mask(self, text: bytes) -> bytes:
         return self._masker.hide_bytes(text)
 
-    def _emit(self, lines: list[bytes]) -> None:
+    def _emit(self, lines: list[bytes], *, output: bool = True) -> None:
+        if output and self._limit is not None:
+            lines = self._within_limit(lines)
         if lines:
             self._file.write(b"".join(lines))
             self._file.flush()
+
+    def _within_limit(self, lines: list[bytes]) -> list[bytes]:
+        """The lines that still fit; at the first that does not, a note instead of it."""
+        assert self._limit is not None
+        kept: list[bytes] = []
+        for line in lines:
+            if self._cut_off:
+                break
+            if self._written + len(line) > self._limit:
+                self._cut_off = True
+                size = write_mem(self._limit)
+                note = f"the log was cut at {size} (CI_BOT_LOG_LIMIT); later output is dropped"
+                kept.append(f"{self._clock()} {NOTE_PREFIX}{note}\n".encode())
+                break
+            self._written += len(line)
+            kept.append(line)
+        return kept
 
 
 def tail(path: Path, lines: int = 50, *, block_bytes: int = 8192) -> list[str]:

@@ -27,8 +27,8 @@ def ended(
     if timed_out:
         message = f"timed out after {format_duration(spec.timeout_seconds)}"
         return ExecResult(ERROR, exit_code, message, container_id)
-    if oom_killed:
-        return ExecResult(WORKER_ERROR, exit_code, out_of_memory(spec.mem_bytes), container_id)
+    if oom_killed:  # the node's own doing: it used more than it asked for
+        return ExecResult(ERROR, exit_code, out_of_memory(spec.mem_bytes), container_id)
     return ExecResult(ERROR, exit_code, f"exited with code {exit_code}", container_id)
 
 

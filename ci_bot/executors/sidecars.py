@@ -31,6 +31,7 @@ from ci_bot.executors.base import (
     ExecSpec,
 )
 from ci_bot.executors.logs import LogWriter
+from ci_bot.executors.privileges import LEAST_PRIVILEGE
 from ci_bot.executors.pulls import Progress
 from ci_bot.tree.containers import Service
 from ci_bot.tree.durations import format_duration
@@ -108,6 +109,9 @@ class Sidecars:
                 networking_config={
                     self.network: self._client.api.create_endpoint_config(aliases=[service.name])
                 },
+                pids_limit=self._spec.pids_limit,
+                mem_limit=self._spec.mem_bytes,  # each service may have what its node may
+                **LEAST_PRIVILEGE,
             )
             self._started.append((service, container))
             container.start()
@@ -147,7 +151,7 @@ class Sidecars:
         path = service_log_path(self._spec.log_path, service.name)
         try:
             output = container.logs(stdout=True, stderr=True)
-            with LogWriter(path, self._spec.secrets) as log:
+            with LogWriter(path, self._spec.secrets, also_mask=self._spec.also_mask) as log:
                 log.write(output)
         except (APIError, RequestException, OSError) as error:
             logger.warning("could not keep the log of service %s: %s", service.name, error)

@@ -97,9 +97,9 @@ class Masker:
         self._pattern = re.compile(_trie_pattern(encoded)) if encoded else None
 
     @classmethod
-    def of_secrets(cls, secrets: Mapping[str, str]) -> Masker:
+    def of_secrets(cls, secrets: Mapping[str, str], also: Iterable[str] = ()) -> Masker:
         """A Masker for named secrets, warning (by name, never value) of a line too
-        short to hide."""
+        short to hide; ``also``: other values to hide (the bot's other secrets)."""
         for name, value in secrets.items():
             for line in value.splitlines():
                 if 0 < len(line.strip()) < MIN_LITERAL_CHARS:
@@ -108,7 +108,7 @@ class Masker:
                         name,
                         len(line.strip()),
                     )
-        return cls(secrets.values())
+        return cls([*secrets.values(), *also])
 
     def hide(self, text: str) -> str:
         if self._pattern is None:

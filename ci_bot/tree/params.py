@@ -360,7 +360,20 @@ PARAMS: dict[str, ParamSpec] = {
             default=False,
         ),
         ParamSpec("cpu", "number", "CPU limit, in CPUs (2, 0.5).", read_cpu),
-        ParamSpec("mem", 'size ("512m", "2g")', "Memory limit.", read_mem, write=write_mem),
+        ParamSpec(
+            "mem",
+            'size ("512m", "2g")',
+            "Memory limit (default the bot's CI_BOT_DEFAULT_MEM, at most its CI_BOT_MAX_MEM).",
+            read_mem,
+            write=write_mem,
+        ),
+        ParamSpec(
+            "pids",
+            "int",
+            "How many processes an Exec may have at once (default the bot's "
+            "CI_BOT_DEFAULT_PIDS, at most its CI_BOT_MAX_PIDS); a fork bomb stops there.",
+            _read_int(16),
+        ),
         ParamSpec(
             "doc",
             "string (markdown)",
@@ -401,6 +414,7 @@ class Params:
     requires_docker: bool | None = None
     cpu: float | None = None
     mem: int | None = None
+    pids: int | None = None
     doc: str | None = None
 
     def items(self) -> list[tuple[str, Any]]:

@@ -69,3 +69,27 @@ def test_encoded_forms_printed_by_a_node_are_masked_and_scopes_hold(
         assert refused.state is State.ERROR
         assert refused.message.startswith("secret ")
         assert "is not in the bot's secret store for app (push on main)" in refused.message
+
+
+HANDED_ON = """
+[pipeline.main.write]
+secrets = ["DEPLOY_TOKEN"]
+run = 'printf "%s\\n" "$DEPLOY_TOKEN" > "$CI_DATA/token"'
+[pipeline.main.read]
+run = 'echo "read: $(cat "$CI_DATA/token")"; echo "env: ${DEPLOY_TOKEN:-unset}"'
+"""
+
+
+def test_a_secret_handed_on_through_ci_data_is_masked_in_a_node_without_it(
+    make_bot: Callable[..., Bot],
+) -> None:
+    bot = make_bot()
+    SecretStore(bot.store, bot.settings).set("app", "DEPLOY_TOKEN", TOKEN)
+    repo = bot.repo(config(HANDED_ON), name="app")
+    pipeline_id = bot.launch(repo)
+
+    bot.run(pipeline_id)
+
+    read = bot.only(pipeline_id, "/read")
+    assert read.state is State.DONE
+    assert log(read) == ["read: ***", "env: unset"]

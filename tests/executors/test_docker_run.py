@@ -215,12 +215,12 @@ def _set(event: threading.Event) -> Callable[[str], None]:
     return lambda _container_id: event.set()
 
 
-def test_out_of_memory_is_a_worker_error(executor: DockerExecutor, make_spec: MakeSpec) -> None:
+def test_out_of_memory_is_the_nodes_error(executor: DockerExecutor, make_spec: MakeSpec) -> None:
     spec = make_spec("head -c 100m /dev/zero | tail", mem_bytes=16 * 2**20)
 
     result = executor.run(spec)
 
-    assert result.state == "worker_error"
+    assert result.state == "error"
     assert result.message == "ran out of memory (limit 16m); raise `mem` for this node"
 
 

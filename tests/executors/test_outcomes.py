@@ -37,7 +37,7 @@ SPEC = ExecSpec(
         (
             (False, False, True),
             137,
-            "worker_error",
+            "error",
             "ran out of memory (limit 64m); raise `mem` for this node",
         ),
         ((False, False, False), 2, "error", "exited with code 2"),

@@ -21,7 +21,9 @@ pytestmark = pytest.mark.docker
 
 
 def pulls_of(client: DockerClient, since: float, image: str) -> list[dict[str, object]]:
-    return [e for e in events_since(client, since, type="image", event="pull") if e["id"] == image]
+    """The engine's pulls of ``image`` from ``since`` on (events_since asks by the second)."""
+    found = events_since(client, since, type="image", event="pull")
+    return [e for e in found if e["id"] == image and int(e["timeNano"]) >= since * 1e9]
 
 
 def test_a_missing_image_is_pulled_with_progress_in_the_log(
