@@ -2,7 +2,8 @@
 
 Slack posts ``payload=<JSON>`` form-encoded.  Only ``block_actions`` carry
 button clicks; anything else is answered and ignored.  A payload that is not
-what Slack sends is a ``WebhookError`` (400) with a sentence, never a crash.
+what Slack sends (or holds text that is not valid Unicode) is a ``WebhookError``
+(400) with a sentence, never a crash.
 """
 
 from __future__ import annotations
@@ -81,6 +82,10 @@ def _payload(body: bytes) -> dict[str, Any]:
         ) from None
     if not isinstance(payload, dict):
         raise WebhookError("the interaction payload is not a JSON object")
+    try:  # JSON may spell a lone surrogate (\ud800); no text of ours may hold one
+        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise WebhookError("the interaction payload is not valid Unicode text") from None
     return payload
 
 

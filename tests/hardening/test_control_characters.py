@@ -84,7 +84,9 @@ def test_the_live_tree_keeps_only_its_own_colours_and_the_log_tail_only_the_node
     screen = io.StringIO()
     LiveView(store, pipeline_id, screen, tty=True).update()
     drawn = screen.getvalue()
-    assert not RAW.search(re.sub(r"\x1b\[[0-9;]*[mFJ]", "", drawn))  # ours: colour, redraw
+    ours = r"\x1b\[\??[0-9;]*[A-Za-z]"  # the view's own: colours, redraw, cursor
+    assert "main\\x1b]0;pwned\\x07" in drawn
+    assert not RAW.search(re.sub(ours, "", drawn))
     plain = io.StringIO()
     LiveView(store, pipeline_id, plain, tty=False).update()
     assert not RAW.search(plain.getvalue().replace("\n", ""))
