@@ -14,7 +14,6 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ci_bot.engine.scheduler import is_settled, node_states
 from ci_bot.store.events import RunEventRecords
 from ci_bot.store.integration import IntegrationRecords
 from ci_bot.store.leases import LeaseRecords
@@ -31,6 +30,7 @@ from ci_bot.store.transactions import NotFound as NotFound  # re-exported for ca
 from ci_bot.store.transactions import record
 from ci_bot.store.transactions import utcnow as utcnow
 from ci_bot.store.ui_records import UiRecords
+from ci_bot.tree.derive import is_settled, node_states
 from ci_bot.tree.edit import with_command
 from ci_bot.tree.nodes import Node, walk
 from ci_bot.tree.states import State

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ci_bot.engine.scheduler import node_states
 from ci_bot.store.records import Execution, Pipeline
 from ci_bot.store.store import Store
+from ci_bot.tree.derive import node_states
 from ci_bot.tree.nodes import walk
 
 
