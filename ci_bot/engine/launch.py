@@ -16,6 +16,7 @@ from ci_bot.errors import CiBotError, ConfigError, ConfigProblem
 from ci_bot.executors.base import DONE, ExecSpec, Executor
 from ci_bot.executors.logs import tail
 from ci_bot.git import Commit, local_head, local_snapshot
+from ci_bot.local_repo import export_commit, is_dirty
 from ci_bot.settings import Settings
 from ci_bot.store.records import NewPipeline
 from ci_bot.store.store import Store
@@ -27,6 +28,8 @@ from ci_bot.tree.treejson import dumps, from_json
 logger = logging.getLogger(__name__)
 
 GENERATED_TREE = ".ci-bot-tree.json"
+# The directory a local run was launched from: where `ci-bot rerun --at REF` finds REF.
+LOCAL_DIR_META = "local_repo_dir"
 
 
 class NoPipeline(CiBotError):
@@ -34,14 +37,29 @@ class NoPipeline(CiBotError):
 
 
 def launch_local(
-    store: Store, settings: Settings, executor: Executor, repo_dir: Path, event: Event
+    store: Store,
+    settings: Settings,
+    executor: Executor,
+    repo_dir: Path,
+    event: Event,
+    *,
+    at: str = "",
 ) -> int:
-    """Snapshot a working directory as it is and store its pipeline for ``event``."""
+    """Snapshot a working directory as it is (uncommitted changes too: the pipeline is
+    then recorded as dirty) or, with ``at``, that commit of it, and store its pipeline
+    for ``event``."""
     source = settings.data_dir / "sources" / uuid.uuid4().hex
-    local_snapshot(repo_dir, source)
-    commit = local_head(repo_dir)
+    if at:
+        commit: Commit | None = export_commit(repo_dir, at, source)
+        dirty = False
+    else:
+        local_snapshot(repo_dir, source)
+        commit = local_head(repo_dir)
+        dirty = commit is not None and is_dirty(repo_dir)
     event = _complete(event, repo_dir.resolve().name, commit)
-    return launch(store, settings, executor, source, event, commit)
+    pipeline_id = launch(store, settings, executor, source, event, commit, dirty=dirty)
+    store.set_meta(pipeline_id, LOCAL_DIR_META, str(repo_dir.resolve()))
+    return pipeline_id
 
 
 def launch(
@@ -53,9 +71,11 @@ def launch(
     commit: Commit | None,
     *,
     trusted: bool = True,
+    dirty: bool = False,
 ) -> int:
     """Store the pipeline that ``event`` selects from the config in ``source``;
-    ``trusted=False`` (a pull request from a fork) means its Execs get no secrets."""
+    ``trusted=False`` (a pull request from a fork) means its Execs get no secrets;
+    ``dirty``: ``source`` has uncommitted changes on top of ``commit``."""
     config_file = next((name for name in CONFIG_FILES if (source / name).is_file()), None)
     if config_file is None:
         raise NoPipeline(f"no {' or '.join(CONFIG_FILES)} at the root of the repository")
@@ -84,6 +104,7 @@ def launch(
         config_file=config_file,
         source_dir=str(source),
         trusted=trusted,
+        dirty=dirty,
     )
     return store.create_pipeline(new, tree, skipped)
 

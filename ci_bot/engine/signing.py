@@ -89,6 +89,8 @@ def about(
     return {
         "repo": pipeline.repo,
         "sha": pipeline.sha,
+        # Built from a working tree with uncommitted changes: not what ``sha`` holds.
+        "dirty": pipeline.dirty,
         "event": pipeline.event,
         "branch": pipeline.branch,
         "tag": pipeline.tag,

@@ -28,6 +28,7 @@ class PipelineFilter:
     branch: str = ""
     pr: str = ""
     state: str = ""
+    event: str = ""
     repos: Collection[str] | None = None
 
 
@@ -85,6 +86,8 @@ def _conditions(wanted: PipelineFilter) -> list[ColumnElement[bool]]:
         conditions.append(PipelineRow.branch == wanted.branch)
     if wanted.pr:
         conditions.append(PipelineRow.pr == wanted.pr)
+    if wanted.event:
+        conditions.append(PipelineRow.event == wanted.event)
     return conditions
 
 

@@ -24,6 +24,7 @@ class NewPipeline:
     config_file: str = ""
     source_dir: str = ""
     trusted: bool = True
+    dirty: bool = False  # the source had uncommitted changes on top of ``sha``
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Pipeline:
     created_at: datetime
     finished_at: datetime | None
     archived_at: datetime | None = None
+    dirty: bool = False  # run from a working tree with uncommitted changes on top of ``sha``
 
 
 @dataclass(frozen=True)

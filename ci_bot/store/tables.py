@@ -24,6 +24,8 @@ class PipelineRow(Base):
     tag: Mapped[str] = mapped_column(String(255), default="")
     pr: Mapped[str] = mapped_column(String(20), default="")
     sha: Mapped[str] = mapped_column(String(64), default="")
+    # ``ci-bot run`` of a working tree with uncommitted changes: the source is not ``sha``.
+    dirty: Mapped[bool] = mapped_column(Boolean, default=False)
     author: Mapped[str] = mapped_column(String(255), default="")
     title: Mapped[str] = mapped_column(Text, default="")  # the commit's first line
     entry: Mapped[str] = mapped_column(String(200), default="")  # "[push] #1 (line 5)"

@@ -42,6 +42,7 @@ def pipeline_header(pipeline: Pipeline) -> dict[str, Any]:
         "pr": pipeline.pr,
         "tag": pipeline.tag,
         "sha": pipeline.sha,
+        "dirty": pipeline.dirty,
         "title": pipeline.title,
         "created_at": iso_time(pipeline.created_at),
         "finished_at": iso_time(pipeline.finished_at),

@@ -37,6 +37,7 @@ def test_an_older_pipelines_table_gains_the_new_columns(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{path}")  # opening it adds what is missing
     pipeline = store.pipeline(1)
     assert pipeline.trusted is True, "an old pipeline counts as trusted, as it was built"
+    assert pipeline.dirty is False, "an old pipeline ran its commit as far as anyone knows"
     assert pipeline.state is State.DONE
     assert add_missing_columns(open_engine(f"sqlite:///{path}")) == [], "idempotent"
 
