@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
 
 import click
 
+from ci_bot.cli_common import check_event, event_from, event_options
 from ci_bot.errors import ConfigError
 from ci_bot.text import printable
 from ci_bot.tree.config import CONFIG_FILES, Config, parse_config
 from ci_bot.tree.nodes import count_nodes
 from ci_bot.tree.render import draw_tree, plan_annotation
-from ci_bot.tree.select import Event, NoMatch, select
+from ci_bot.tree.select import NoMatch, select
 from ci_bot.tree.treejson import to_json
 
 EXIT_INVALID = 2
@@ -23,8 +25,22 @@ EXIT_INVALID = 2
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="ci-bot")
-def main() -> None:
-    """ci-bot: Git-event-driven CI/CD, conducto.cfg trees run in Docker."""
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The bot's data (database, logs, $CI_DATA, caches) for this command; sets "
+    "CI_BOT_DATA_DIR. Default: CI_BOT_DATA_DIR, else ~/.local/share/ci-bot.",
+)
+def main(data_dir: Path | None) -> None:
+    """ci-bot: Git-event-driven CI/CD, conducto.cfg trees run in Docker.
+
+    A pipeline that failed: `ci-bot log ID PATH` reads a node's log, `ci-bot debug ID
+    PATH` opens a shell in it, `ci-bot reset ID PATH` runs it again on the pipeline's
+    own snapshot (`ci-bot run` again for a fix to the code)."""
+    if data_dir is not None:
+        # Settings are read from the environment wherever a command needs them.
+        os.environ["CI_BOT_DATA_DIR"] = str(data_dir.resolve())
 
 
 def find_config(path: Path) -> Path:
@@ -79,14 +95,15 @@ def summarize(config: Config) -> str:
 
 @main.command()
 @click.argument("path", type=click.Path(exists=True, path_type=Path), default=".")
-@click.option("--event", "event_name", required=True, help="pr, push, create-tag, cron, …")
-@click.option("--branch", default="", help="The branch pushed, or the PR's head branch.")
-@click.option("--base-branch", default="", help="A PR's base branch.")
-@click.option("--pr", default="", help="The pull request number.")
-@click.option("--tag", default="", help="The tag created.")
-@click.option("--sha", default="", help="The commit.")
-@click.option("--repo", default="", help="owner/name.")
-@click.option("--author", default="", help="Who pushed or opened the PR.")
+@click.option(
+    "--event",
+    "event_name",
+    callback=check_event,
+    metavar="EVENT",
+    required=True,
+    help="The event: pr, push, create-branch, create-tag, cron, …",
+)
+@event_options(sha_help="The commit ({sha}).")
 @click.option(
     "--at",
     type=click.DateTime(["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]),
@@ -94,10 +111,16 @@ def summarize(config: Config) -> str:
     help="cron: the minute (UTC) a schedule fires; only entries that fire then match.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
-def plan(path: Path, event_name: str, as_json: bool, at: datetime | None, **values: str) -> None:
+def plan(
+    path: Path,
+    event_name: str,
+    as_json: bool,
+    at: datetime | None,
+    **values: str,
+) -> None:
     """Show the tree an event would run, with skipped nodes and why."""
     config = load_config(path)
-    event = dataclasses.replace(Event(name=event_name), at=at, **values)
+    event = event_from(event_name, values, at)
     chosen = select(config, event)
     if isinstance(chosen, NoMatch):
         click.echo(printable(chosen.explain()), err=True)
@@ -126,19 +149,24 @@ def plan(path: Path, event_name: str, as_json: bool, at: datetime | None, **valu
 
 def _register_pipeline_commands() -> None:
     from ci_bot import cli_pipelines as commands
+    from ci_bot.cli_browse import list_pipelines, log
     from ci_bot.cli_debug import debug
     from ci_bot.cli_secrets import secrets
     from ci_bot.cli_serve import serve
+    from ci_bot.cli_trigger import trigger
     from ci_bot.cli_ui import api, ui_token
 
     for command in (
         commands.run,
         commands.resume,
         commands.show,
+        list_pipelines,
+        log,
         commands.reset,
         commands.skip,
         commands.unskip,
         commands.cancel,
+        trigger,
         commands.archive,
         debug,
         serve,

@@ -1,130 +1,129 @@
-"""``ci-bot run``, ``show``, ``reset``, ``skip``, ``unskip``, ``cancel`` and ``resume``.
+"""``ci-bot run``, ``resume``, ``show``, ``reset``, ``skip``, ``unskip``, ``cancel`` and
+``archive``.
 
-``run`` and ``resume`` drive a pipeline in the foreground; the others write a
-person's wish to the store, where whichever process runs the engine honours it.
+``run`` and ``resume`` drive a pipeline in the foreground (``cli_drive.py``); the
+others write a person's wish to the store, where whichever process runs the
+engine honours it.  ``cancel`` does not wait for one: when no engine drives the
+pipeline, it kills the containers itself.
 """
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
-import threading
+import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
 
 import click
 
-from ci_bot.console import LiveView, failure_report
-from ci_bot.engine import control
+from ci_bot.cli_common import (
+    actor,
+    check_event,
+    control,
+    event_from,
+    event_options,
+    node_or_fail,
+    pipeline_or_fail,
+    services,
+)
+from ci_bot.cli_drive import drive
+from ci_bot.console import LiveView
+from ci_bot.engine import control as wishes
 from ci_bot.engine.launch import NoPipeline, launch_local
 from ci_bot.errors import CiBotError, ConfigError
-from ci_bot.progress import collecting_progress
-from ci_bot.services import Services, open_services
-from ci_bot.settings import Settings
-from ci_bot.store.records import Pipeline
-from ci_bot.store.store import NotFound, utcnow
+from ci_bot.services import Services
+from ci_bot.store.store import utcnow
 from ci_bot.store.views import pipeline_json
-from ci_bot.tree.durations import format_duration
 from ci_bot.tree.select import Event
 from ci_bot.tree.states import State
 
-T = TypeVar("T")
-
-
-def services() -> Services:
-    try:
-        return open_services(Settings.from_env())
-    except CiBotError as error:
-        raise click.ClickException(str(error)) from None
+# How long ``cancel`` waits for the engine driving a pipeline to kill its containers.
+CANCEL_ANSWER_SECONDS = 0.8
 
 
 @click.command()
 @click.argument("repo_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--event", "event_name", default="push", show_default=True)
-@click.option("--branch", default="", help="Default: the checked-out branch.")
-@click.option("--pr", default="")
-@click.option("--tag", default="")
+@click.option(
+    "--event",
+    "event_name",
+    callback=check_event,
+    metavar="EVENT",
+    default="push",
+    show_default=True,
+    help="The event to run for: pr, push, create-branch, create-tag, cron, …",
+)
+@event_options(
+    sha_help="Run this commit of the repository (a sha, branch or tag) instead of its "
+    "working tree as it is now.",
+    defaults=" Default: the branch checked out; the repository: the directory's name.",
+)
+@click.option(
+    "--at",
+    "cron_minute",
+    type=click.DateTime(["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]),
+    default=None,
+    help="cron: the minute (UTC) a schedule fires; only entries that fire then match.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
-def run(repo_dir: Path, event_name: str, branch: str, pr: str, tag: str, as_json: bool) -> None:
-    """Run a repository's pipeline now, here, with a live tree; exit 0 done, 1 error."""
+def run(
+    repo_dir: Path,
+    event_name: str,
+    cron_minute: datetime | None,
+    as_json: bool,
+    **values: str,
+) -> None:
+    """Run a repository's pipeline now, here, with a live tree; exit 0 done, 1 error.
+
+    Its working tree is run as it is, uncommitted changes too (the pipeline is then
+    marked dirty); --sha runs a commit instead. Ctrl-C cancels it (exit 130)."""
     svc = services()
-    event = Event(name=event_name, branch=branch or _current_branch(repo_dir), pr=pr, tag=tag)
+    values["branch"] = values["branch"] or _current_branch(repo_dir)
+    # --sha names the commit to run; the event's sha is then that commit's full id
+    sha = values.pop("sha")
+    event = event_from(event_name, values, cron_minute)
+    pipeline_id = launch_or_fail(svc, repo_dir, event, at=sha)
+    drive(svc, pipeline_id, as_json)
+
+
+def launch_or_fail(svc: Services, repo_dir: Path, event: Event, *, at: str = "") -> int:
+    """Store the pipeline ``event`` selects in ``repo_dir`` (at commit ``at``); a broken
+    config's problems exit 2, no pipeline or no such commit exit 1."""
     try:
-        pipeline_id = launch_local(svc.store, svc.settings, svc.executor, repo_dir, event)
+        return launch_local(svc.store, svc.settings, svc.executor, repo_dir, event, at=at)
     except ConfigError as error:
         for problem in error.problems:
             click.echo(str(problem), err=True)
         sys.exit(2)
     except (NoPipeline, CiBotError) as error:
         raise click.ClickException(str(error)) from None
-    _drive(svc, pipeline_id, as_json)
 
 
 @click.command()
 @click.argument("pipeline_id", type=int)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 def resume(pipeline_id: int, as_json: bool) -> None:
-    """Continue a pipeline in the foreground (after a reset, or when its engine died)."""
+    """Continue a pipeline in the foreground (after a reset, or when its engine died).
+    Ctrl-C cancels it (exit 130)."""
     svc = services()
-    _pipeline_or_fail(svc, pipeline_id)
-    _drive(svc, pipeline_id, as_json)
-
-
-def _drive(svc: Services, pipeline_id: int, as_json: bool) -> None:
-    tty = sys.stdout.isatty() and not as_json
-    view = LiveView(svc.store, pipeline_id, sys.stderr if as_json else sys.stdout, tty=tty)
-    result: list[Pipeline] = []
-    worker = threading.Thread(
-        target=lambda: result.append(svc.engine.run_until_settled(pipeline_id)), daemon=True
-    )
-    worker.start()
-    try:
-        with collecting_progress() as progress:
-            while worker.is_alive():
-                if not as_json:
-                    view.show_progress(progress.take())
-                    view.update()
-                worker.join(0.2)
-    except KeyboardInterrupt:
-        svc.store.cancel(pipeline_id, actor="ctrl-c")
-        click.echo("\ncancelling: killing the running containers…", err=True)
-        worker.join()
-    if not result:
-        raise click.ClickException("the engine stopped unexpectedly; see the log above")
-    _finish(svc, result[0], view, as_json)
-
-
-def _finish(svc: Services, pipeline: Pipeline, view: LiveView, as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps(pipeline_json(svc.store, pipeline.id), indent=2))
-    else:
-        view.update()
-        for line in failure_report(svc.store, pipeline.id):
-            click.echo(line)
-        took = format_duration(
-            ((pipeline.finished_at or utcnow()) - pipeline.created_at).total_seconds()
-        )
-        click.echo(f"pipeline {pipeline.id} {pipeline.state.value} in {took}")
-        if pipeline.state is not State.DONE:
-            failed = control.failed_execs(svc.store, pipeline.id)
-            path = failed[0] if len(failed) == 1 else "NODE_PATH"
-            # The pipeline keeps the source it was launched with: a reset runs it again.
-            click.echo(
-                f"fix the cause, then `ci-bot reset {pipeline.id} {path}` and "
-                f"`ci-bot resume {pipeline.id}`; a fix to the code needs a new `ci-bot run`"
-            )
-    sys.exit(0 if pipeline.state is State.DONE else 1)
+    pipeline_or_fail(svc, pipeline_id)
+    drive(svc, pipeline_id, as_json)
 
 
 @click.command()
-@click.argument("pipeline_id", type=int)
-@click.option("--json", "as_json", is_flag=True)
-def show(pipeline_id: int, as_json: bool) -> None:
-    """Show a pipeline: its tree and states, or the JSON object."""
+@click.argument("pipeline_id", type=int, required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the pipeline as one JSON object.")
+def show(pipeline_id: int | None, as_json: bool) -> None:
+    """Show a pipeline: its tree and states, or the JSON object. Without an id: the
+    latest pipelines, as `ci-bot list` shows them."""
+    if pipeline_id is None:
+        from ci_bot.cli_browse import list_pipelines
+
+        click.get_current_context().invoke(list_pipelines, as_json=as_json)
+        return
     svc = services()
-    _pipeline_or_fail(svc, pipeline_id)
+    pipeline_or_fail(svc, pipeline_id)
     if as_json:
         click.echo(json.dumps(pipeline_json(svc.store, pipeline_id), indent=2))
         return
@@ -143,10 +142,12 @@ def show(pipeline_id: int, as_json: bool) -> None:
     help="The Exec runs this command from now on (the change is kept on its next execution).",
 )
 def reset(pipeline_id: int, node_path: str, command: str | None) -> None:
-    """Run a node (and everything below it) again; the pipeline continues from there."""
+    """Run a node (and everything below it) again, on the pipeline's own snapshot of the
+    source; the pipeline continues from there."""
     svc = services()
+    node_or_fail(svc, pipeline_id, node_path)
     old = None if command is None else _command_to_replace(svc, pipeline_id, node_path, command)
-    paths = _control(lambda: svc.store.reset(pipeline_id, node_path, _actor(), command))
+    paths = control(lambda: svc.store.reset(pipeline_id, node_path, actor(), command))
     click.echo(f"reset {node_path}: {len(paths)} Exec{'s' if len(paths) != 1 else ''} to run again")
     if command is not None and command != old:
         click.echo(f"{node_path} now runs: {command}  (was: {old})")
@@ -155,7 +156,7 @@ def reset(pipeline_id: int, node_path: str, command: str | None) -> None:
 
 def _command_to_replace(svc: Services, pipeline_id: int, path: str, command: str) -> str:
     """The command ``path`` runs now; exit 1 saying why when ``command`` cannot replace it."""
-    _refuse(lambda: control.command_refusal(svc.store, pipeline_id, path, command))
+    _refuse(lambda: wishes.command_refusal(svc.store, pipeline_id, path, command))
     node = svc.store.tree(pipeline_id).find(path)
     return (node.run if node is not None else None) or ""
 
@@ -166,8 +167,9 @@ def _command_to_replace(svc: Services, pipeline_id: int, path: str, command: str
 def skip(pipeline_id: int, node_path: str) -> None:
     """Skip a node that has not run (a gate)."""
     svc = services()
-    _refuse(lambda: control.skip_refusal(svc.store, pipeline_id, node_path))
-    _control(lambda: svc.store.set_skip(pipeline_id, node_path, True, actor=_actor()))
+    node_or_fail(svc, pipeline_id, node_path)
+    _refuse(lambda: wishes.skip_refusal(svc.store, pipeline_id, node_path))
+    control(lambda: svc.store.set_skip(pipeline_id, node_path, True, actor=actor()))
     click.echo(f"skipped {node_path}")
 
 
@@ -177,8 +179,9 @@ def skip(pipeline_id: int, node_path: str) -> None:
 def unskip(pipeline_id: int, node_path: str) -> None:
     """Let a skipped node run."""
     svc = services()
-    _refuse(lambda: control.unskip_refusal(svc.store, pipeline_id, node_path))
-    _control(lambda: svc.store.set_skip(pipeline_id, node_path, False, actor=_actor()))
+    node_or_fail(svc, pipeline_id, node_path)
+    _refuse(lambda: wishes.unskip_refusal(svc.store, pipeline_id, node_path))
+    control(lambda: svc.store.set_skip(pipeline_id, node_path, False, actor=actor()))
     click.echo(f"unskipped {node_path}")
     _hint(svc, pipeline_id)
 
@@ -186,16 +189,60 @@ def unskip(pipeline_id: int, node_path: str) -> None:
 @click.command()
 @click.argument("pipeline_id", type=int)
 def cancel(pipeline_id: int) -> None:
-    """Cancel a pipeline: pending nodes never run, running containers are killed."""
+    """Cancel a pipeline now: pending nodes never run, running containers are killed (by
+    the engine driving it, or by this command when none does)."""
     svc = services()
-    _refuse(lambda: control.cancel_refusal(svc.store, pipeline_id))
-    _control(lambda: svc.store.cancel(pipeline_id, actor=_actor()))
-    click.echo(f"cancelled pipeline {pipeline_id}")
+    pipeline_or_fail(svc, pipeline_id)
+    _refuse(lambda: wishes.cancel_refusal(svc.store, pipeline_id))
+    running = _paths_in(svc, pipeline_id, State.QUEUED, State.RUNNING)
+    waiting = _paths_in(svc, pipeline_id, State.PENDING)
+    svc.store.cancel(pipeline_id, actor=actor())
+    try:
+        drove = svc.engine.drive_if_free(pipeline_id)
+    except CiBotError as error:
+        raise click.ClickException(
+            f"pipeline {pipeline_id} is marked cancelled, but its containers could not be "
+            f"killed: {error}"
+        ) from None
+    if drove is None:  # a live engine holds it: it kills within a tick; say what it did
+        deadline = time.monotonic() + CANCEL_ANSWER_SECONDS
+        while svc.store.pipeline(pipeline_id).finished_at is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    left = _paths_in(svc, pipeline_id, State.QUEUED, State.RUNNING)
+    owner = svc.store.pipeline(pipeline_id).lease_owner
+    click.echo(cancel_report(pipeline_id, running, waiting, left, drove is not None, owner))
+
+
+def cancel_report(
+    pipeline_id: int,
+    running: list[str],
+    waiting: list[str],
+    left: list[str],
+    here: bool,
+    owner: str | None,
+) -> str:
+    """``cancelled pipeline 8: killed /slow (no engine was driving it); /after will not run``."""
+    parts = []
+    killed = [path for path in running if path not in left]
+    if killed:
+        by = " (no engine was driving it)" if here else " (through the engine driving it)"
+        parts.append(f"killed {', '.join(killed)}{by}")
+    if left:
+        parts.append(
+            f"the engine driving it ({owner or 'another process'}) is killing {', '.join(left)}"
+        )
+    if waiting:
+        parts.append(f"{', '.join(waiting)} will not run")
+    return f"cancelled pipeline {pipeline_id}" + (f": {'; '.join(parts)}" if parts else "")
+
+
+def _paths_in(svc: Services, pipeline_id: int, *states: State) -> list[str]:
+    return [node.path for node in svc.store.nodes(pipeline_id) if node.state in states]
 
 
 def _refuse(refusal: Callable[[], str | None]) -> None:
     """Stop with the reason when the wish would change nothing (exit 1, store untouched)."""
-    reason = _control(refusal)
+    reason = control(refusal)
     if reason is not None:
         raise click.ClickException(reason)
 
@@ -211,31 +258,10 @@ def archive() -> None:
     click.echo(f"archived {len(archived)} pipeline(s) finished more than {days} days ago")
 
 
-def _control(action: Callable[[], T]) -> T:
-    try:
-        return action()
-    except NotFound as error:
-        raise click.ClickException(str(error)) from None
-
-
-def _pipeline_or_fail(svc: Services, pipeline_id: int) -> Pipeline:
-    try:
-        return svc.store.pipeline(pipeline_id)
-    except NotFound as error:
-        raise click.ClickException(str(error)) from None
-
-
 def _hint(svc: Services, pipeline_id: int) -> None:
     pipeline = svc.store.pipeline(pipeline_id)
     if pipeline.lease_until is None or pipeline.lease_until < utcnow():
         click.echo(f"no engine is driving it now: `ci-bot resume {pipeline_id}` continues it here")
-
-
-def _actor() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "cli"
 
 
 def _current_branch(repo_dir: Path) -> str:

@@ -11,13 +11,13 @@ import sys
 
 import click
 
+from ci_bot.cli_common import check_event
 from ci_bot.errors import CiBotError, SecretError
 from ci_bot.secrets.scope import Scope
 from ci_bot.secrets.store import SecretStore
 from ci_bot.secrets.values import name_refusal, repo_refusal
 from ci_bot.settings import Settings
 from ci_bot.store.store import Store
-from ci_bot.tree.config import EVENTS
 
 
 def _secret_store() -> SecretStore:
@@ -47,8 +47,9 @@ def secrets() -> None:
     "--event",
     "events",
     multiple=True,
-    type=click.Choice(EVENTS),
-    help="Only for pipelines of this event (repeatable).",
+    callback=check_event,
+    metavar="EVENT",
+    help="Only for pipelines of this event: push, pr, create-tag, cron, … (repeatable).",
 )
 def set_secret(repo: str, name: str, branches: tuple[str, ...], events: tuple[str, ...]) -> None:
     """Store REPO's secret NAME (REPO is owner/name); the value is read from stdin.

@@ -14,8 +14,13 @@ logger = logging.getLogger(__name__)
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True, type=int)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="The address to listen on (0.0.0.0: every interface, for GitHub's webhooks).",
+)
+@click.option("--port", default=8080, show_default=True, type=int, help="The port to listen on.")
 @click.option("--threads", default=8, show_default=True, type=int, help="HTTP worker threads.")
 def serve(host: str, port: int, threads: int) -> None:
     """Receive webhooks, run pipelines, serve the UI."""

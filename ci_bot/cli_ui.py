@@ -26,7 +26,7 @@ NAME = re.compile(r"[A-Za-z0-9_.@-]{1,100}")
 
 
 def _store() -> Store:
-    return Store(_settings().database_url)
+    return Store(settings_or_fail().database_url)
 
 
 @click.group("ui-token")
@@ -92,21 +92,21 @@ def api(method: str, path: str, data: str | None, url: str | None, token: str) -
     """Call the bot's JSON API (docs/api.md): `ci-bot api GET /api/pipelines/3`."""
     if not path.startswith("/api/"):
         raise click.ClickException("PATH is an API path such as /api/pipelines")
-    base = url or _settings().public_url
-    status, body = _call(method.upper(), base.rstrip("/") + path, token, data)
+    base = url or settings_or_fail().public_url
+    status, body = call_api(method.upper(), base.rstrip("/") + path, token, data)
     click.echo(body)
     if status >= 400:
         sys.exit(1)
 
 
-def _settings() -> Settings:
+def settings_or_fail() -> Settings:
     try:
         return Settings.from_env()
     except CiBotError as error:
         raise click.ClickException(str(error)) from None
 
 
-def _call(method: str, url: str, token: str, data: str | None) -> tuple[int, str]:
+def call_api(method: str, url: str, token: str, data: str | None) -> tuple[int, str]:
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
     body = None
     if data is not None:
