@@ -6,7 +6,6 @@ Real subprocesses, real containers, real ssh-keygen signatures.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sqlite3
@@ -152,4 +151,3 @@ def test_log_follows_a_running_node_to_its_end_and_reads_any_execution(
     assert stamped[-1].endswith(" [ci-bot] exited with code 3")
     missing = cli("log", "1", "/count", "--execution", "3")
     assert missing.stderr.strip() == "Error: /count has 2 executions, no 3"
-
