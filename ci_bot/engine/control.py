@@ -14,19 +14,20 @@ from ci_bot.tree import edit
 from ci_bot.tree.states import State
 
 
-def failed_execs(store: Store, pipeline_id: int) -> list[str]:
-    """Paths of the Execs that ended in error or worker_error."""
-    return [
-        node.path
-        for node in store.nodes(pipeline_id)
-        if node.state in (State.ERROR, State.WORKER_ERROR)
-    ]
+def failed_execs(store: Store, pipeline_id: int, *, cancelled: bool = False) -> list[str]:
+    """Paths of the Execs that ended in error or worker_error (and with ``cancelled``,
+    those a cancel stopped or kept from running)."""
+    failed = (State.ERROR, State.WORKER_ERROR) + ((State.CANCELLED,) if cancelled else ())
+    return [node.path for node in store.nodes(pipeline_id) if node.state in failed]
 
 
-def rerun_failed(store: Store, pipeline_id: int, actor: str) -> list[str]:
-    """Reset every failed Exec; the pending siblings behind them run after.  Returns
-    the paths reset (none: nothing had failed)."""
-    paths = failed_execs(store, pipeline_id)
+def rerun_failed(
+    store: Store, pipeline_id: int, actor: str, *, cancelled: bool = False
+) -> list[str]:
+    """Reset every failed Exec (and with ``cancelled``, every cancelled one: a cancelled
+    pipeline picks up where it was stopped); the pending siblings behind them run
+    after.  Returns the paths reset (none: nothing had failed)."""
+    paths = failed_execs(store, pipeline_id, cancelled=cancelled)
     for path in paths:
         store.reset(pipeline_id, path, actor=actor)
     return paths

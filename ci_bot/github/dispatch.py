@@ -1,4 +1,5 @@
-"""The queue job behind ``POST /webhooks/github``: one stored delivery, handled once.
+"""The queue job behind ``POST /webhooks/github`` (and ``[[cron]]`` firings and runs
+started by hand, stored the same way): one stored delivery, handled once.
 
 ``handle_delivery`` re-reads the delivery from the store, routes it and does the
 work; its outcome (a sentence) and status (handled, deferred, failed) go back to
@@ -13,7 +14,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from ci_bot.errors import CiBotError
-from ci_bot.github import cron
+from ci_bot.github import cron, manual
 from ci_bot.github.approval import ask_for_approval, must_wait
 from ci_bot.github.bot import GitHubBot
 from ci_bot.github.comment_commands import handle_comment
@@ -56,6 +57,8 @@ def handle_delivery(bot: GitHubBot, delivery_id: str) -> None:
             outcome = launch_request(
                 bot, cron.request_for_cron(cron.scheduled_run(payload), delivery_id)
             )
+        elif delivery.source == manual.SOURCE:
+            outcome = manual.launch_manual(bot, manual.ManualRun.from_payload(payload), delivery_id)
         else:
             work = route(delivery.event, payload, local_clones=bot.settings.allow_local_clones)
             outcome = perform(bot, work, delivery_id)
@@ -95,7 +98,7 @@ def resubmit(
     count = 0
     for status in statuses:
         for delivery in store.deliveries_with_status(status):
-            if delivery.source not in (SOURCE, cron.SOURCE):
+            if delivery.source not in (SOURCE, cron.SOURCE, manual.SOURCE):
                 continue
             if status != "received":
                 store.finish_delivery(delivery.id, "received", "submitted again")
