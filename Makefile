@@ -8,7 +8,7 @@ PYTHON  ?= python3
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
 
-.PHONY: setup venv docker images chromium postgres registry lint typecheck pytest test demo bench clean
+.PHONY: setup venv docker images chromium postgres registry redis lint typecheck pytest test demo bench clean
 
 # The store's and engine's tests run on SQLite and on this real PostgreSQL.
 TEST_POSTGRES_URL ?= postgresql+psycopg://ci_bot:ci_bot@127.0.0.1:5432/ci_bot_test
@@ -52,7 +52,11 @@ postgres:
 registry:
 	bash scripts/ensure-registry.sh
 
-pytest: setup postgres registry
+# Debian's redis-server: the scaled-out tests start one as Celery's broker.
+redis:
+	bash scripts/ensure-redis.sh
+
+pytest: setup postgres registry redis
 	$(BIN)/pytest
 
 test: setup lint typecheck pytest

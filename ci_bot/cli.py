@@ -154,6 +154,7 @@ def _register_pipeline_commands() -> None:
     from ci_bot.cli_serve import serve
     from ci_bot.cli_trigger import trigger
     from ci_bot.cli_ui import api, ui_token
+    from ci_bot.cli_worker import worker
 
     for command in (
         commands.run,
@@ -172,6 +173,7 @@ def _register_pipeline_commands() -> None:
         ui_token,
         api,
         secrets,
+        worker,
     ):
         main.add_command(command)
 

@@ -67,6 +67,11 @@ class Services:
 
 
 def open_services(settings: Settings, executor: Executor | None = None) -> Services:
+    store = Store(settings.database_url)
+    if executor is None and settings.broker_url:
+        from ci_bot.workers.remote import CeleryExecutor
+
+        executor = CeleryExecutor(settings, store)  # serve starts no container itself
     if executor is None:
         from ci_bot.executors.docker import DockerExecutor
         from ci_bot.executors.registry import load_registry_auth
@@ -76,7 +81,6 @@ def open_services(settings: Settings, executor: Executor | None = None) -> Servi
             allow_docker_socket=settings.allow_docker_socket,
             registry_auth=load_registry_auth(settings.registry_auth_file),
         )
-    store = Store(settings.database_url)
     secrets = SecretStore(store, settings)
     engine = Engine(store, executor, settings, secrets=secrets)
     services = Services(settings=settings, store=store, executor=executor, engine=engine)

@@ -201,7 +201,16 @@ SETTINGS: dict[str, Setting] = {
         "CI_BOT_UI_TOKENS", "Comma-separated sign-in tokens for the web UI.", _tokens, secret=True
     ),
     "broker_url": Setting(
-        "CI_BOT_BROKER_URL", "Set: Celery over this broker (Redis).", secret=True
+        "CI_BOT_BROKER_URL",
+        "Set: Execs run on `ci-bot worker`s over this Celery broker (redis://…); "
+        "the store must then be PostgreSQL.",
+        secret=True,
+    ),
+    "visibility_timeout": Setting(
+        "CI_BOT_VISIBILITY_TIMEOUT",
+        "Seconds before the broker hands a task whose worker went silent to another worker: "
+        "the longest a lost worker goes unnoticed.",
+        _positive_int,
     ),
     "signing_key": Setting(
         "CI_BOT_SIGNING_KEY", "OpenSSH ed25519 private key file for artifact signing.", Path
@@ -249,6 +258,7 @@ class Settings:
     slack_users: tuple[tuple[str, str], ...] = ()
     ui_tokens: tuple[str, ...] = field(default=(), repr=False)
     broker_url: str = field(default="", repr=False)
+    visibility_timeout: int = 300
     signing_key: Path | None = None
     retention_days: int = 90
     secret_key: str = field(default="", repr=False)

@@ -127,6 +127,7 @@ def build_spec(
         trusted=privileges.registry_credentials,
         pids_limit=pids,
         log_limit=settings.log_limit,
+        runs_on=resolved.runs_on,
     )
 
 

@@ -265,7 +265,8 @@ class Engine:
                 State(result.state),
                 exit_code=result.exit_code,
                 message=result.message,
-                retry_limit=resolved.retry,
+                # A node whose worker was lost is tried again once, as after a crash.
+                retry_limit=max(resolved.retry, 1) if result.lost else resolved.retry,
                 reused_from=reused.execution_id if reused else None,
                 reuse_key=offered,
             )

@@ -62,6 +62,7 @@ class ExecSpec:
     trusted: bool = True  # the operator's registry credentials may be used for this run
     pids_limit: int | None = None  # None: the executor's own default
     log_limit: int | None = None  # bytes of output kept in the log; None: all of it
+    runs_on: tuple[str, ...] = ()  # scaled out: only a worker with these labels runs it
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class ExecResult:
     exit_code: int | None
     message: str = ""  # "exited with code 3", "timed out after 20m", "image X is missing: …"
     container_id: str | None = None
+    lost: bool = False  # the machine running it went away: worth one more try elsewhere
 
 
 @dataclass(frozen=True)

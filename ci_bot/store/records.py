@@ -93,6 +93,7 @@ class Execution:
     command_by: str | None = None
     command_old: str | None = None
     command_new: str | None = None
+    worker: str | None = None  # scaled out: the worker that ran it
 
     @property
     def command_change(self) -> CommandChange | None:

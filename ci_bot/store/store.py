@@ -25,6 +25,7 @@ from ci_bot.store.records import (
     ReuseResult,
 )
 from ci_bot.store.secret_records import SecretRecords
+from ci_bot.store.shared import SharedRecords
 from ci_bot.store.tables import ExecutionRow, NodeRow, PipelineRow, ReuseRow
 from ci_bot.store.transactions import NotFound as NotFound  # re-exported for callers
 from ci_bot.store.transactions import record
@@ -37,7 +38,9 @@ from ci_bot.tree.states import State
 from ci_bot.tree.treejson import dumps, from_json
 
 
-class Store(IntegrationRecords, UiRecords, LeaseRecords, RunEventRecords, SecretRecords):
+class Store(
+    IntegrationRecords, UiRecords, LeaseRecords, RunEventRecords, SecretRecords, SharedRecords
+):
     """Pipelines, nodes, executions and the control a person has over them.  The
     mixins add: deliveries, pipeline meta and reporter cursors (``IntegrationRecords``),
     the web UI's tokens and sessions (``UiRecords``), leases (``LeaseRecords``),

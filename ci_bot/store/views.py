@@ -60,6 +60,7 @@ def execution_json(execution: Execution) -> dict[str, Any]:
         "ended_at": iso_time(execution.ended_at),
         "reused_from": execution.reused_from,
         "command_change": _command_change(execution),
+        "worker": execution.worker,
     }
 
 

@@ -113,6 +113,21 @@ def read_names(value: Any) -> tuple[str, ...]:
     return items
 
 
+LABEL = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")
+MAX_LABELS = 6
+
+
+def read_labels(value: Any) -> tuple[str, ...]:
+    items = _read_string_list(value)
+    for index, label in enumerate(items):
+        if not LABEL.fullmatch(label):
+            message = f"{label!r} is not a worker label (a-z, 0-9, '_', '.', '-')"
+            raise ItemError(message, (index,))
+    if len(set(items)) > MAX_LABELS:
+        raise ValueError(f"at most {MAX_LABELS} labels")
+    return tuple(sorted(set(items)))
+
+
 def read_data_globs(value: Any) -> tuple[str, ...]:
     return _read_relative_globs(value, "$CI_DATA")
 
@@ -359,6 +374,15 @@ PARAMS: dict[str, ParamSpec] = {
             read_bool,
             default=False,
         ),
+        ParamSpec(
+            "runs_on",
+            "list of labels",
+            "Scaled out: only a worker started with all these labels (`ci-bot worker "
+            "--labels gpu,big`) runs the Execs below; ignored on one host.",
+            read_labels,
+            write=list,
+            default=(),
+        ),
         ParamSpec("cpu", "number", "CPU limit, in CPUs (2, 0.5).", read_cpu),
         ParamSpec(
             "mem",
@@ -415,6 +439,7 @@ class Params:
     cpu: float | None = None
     mem: int | None = None
     pids: int | None = None
+    runs_on: tuple[str, ...] | None = None
     doc: str | None = None
 
     def items(self) -> list[tuple[str, Any]]:
