@@ -1,4 +1,5 @@
-""" "Did you mean …?" for what people type on the command line: event names and node paths.
+"""Suggestions ("did you mean …?") for what people type on the command line: event names
+and node paths.
 
 Pure: known names in, the likely intended ones out.  Other CI systems' names for
 our events (``pull_request``, ``schedule``) are mapped, not guessed at.

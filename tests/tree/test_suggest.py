@@ -1,4 +1,4 @@
-""""Did you mean …?" for events and node paths typed on the command line."""
+"""Suggestions ("did you mean …?") for events and node paths typed on the command line."""
 
 from __future__ import annotations
 
