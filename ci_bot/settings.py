@@ -215,6 +215,12 @@ SETTINGS: dict[str, Setting] = {
     "signing_key": Setting(
         "CI_BOT_SIGNING_KEY", "OpenSSH ed25519 private key file for artifact signing.", Path
     ),
+    "public_badges": Setting(
+        "CI_BOT_PUBLIC_BADGES",
+        "true lets anyone fetch /badge/OWNER/REPO.svg (README images); otherwise a badge "
+        "needs a signed-in viewer who may read the repository.",
+        _flag,
+    ),
     "retention_days": Setting(
         "CI_BOT_RETENTION_DAYS",
         "Pipelines finished longer ago than this are archived: their source snapshot, "
@@ -261,6 +267,7 @@ class Settings:
     visibility_timeout: int = 300
     signing_key: Path | None = None
     retention_days: int = 90
+    public_badges: bool = False
     secret_key: str = field(default="", repr=False)
 
     @classmethod

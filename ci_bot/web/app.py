@@ -14,7 +14,7 @@ from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
 from ci_bot.services import Services
-from ci_bot.web import github_webhooks, health
+from ci_bot.web import badges, github_webhooks, health
 from ci_bot.web.slack_interactions import blueprint as slack_blueprint
 from ci_bot.web.ui.blueprint import blueprint as ui_blueprint
 
@@ -30,6 +30,7 @@ def create_app(services: Services) -> Flask:
     app.register_blueprint(health.blueprint)
     app.register_blueprint(github_webhooks.blueprint)
     app.register_blueprint(slack_blueprint)
+    app.register_blueprint(badges.blueprint)  # before the UI: its public badges skip sign-in
     app.register_blueprint(ui_blueprint)
     app.register_error_handler(Exception, _error_response)
     return app
