@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from ci_bot.cli_changes import changed_option, directories_near, given_changes
 from ci_bot.cli_common import check_event, event_from, event_options
 from ci_bot.errors import ConfigError
 from ci_bot.text import printable
@@ -109,18 +111,23 @@ def summarize(config: Config) -> str:
     default=None,
     help="cron: the minute (UTC) a schedule fires; only entries that fire then match.",
 )
+@changed_option
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 def plan(
     path: Path,
     event_name: str,
     as_json: bool,
     at: datetime | None,
+    changed: tuple[str, ...],
     **values: str,
 ) -> None:
     """Show the tree an event would run, with skipped nodes and why."""
     config = load_config(path)
     event = event_from(event_name, values, at)
-    chosen = select(config, event)
+    changes = given_changes(changed)
+    if changes is not None:
+        event = dataclasses.replace(event, changes=changes)
+    chosen = select(config, event, directories_near(find_config(path)))
     if isinstance(chosen, NoMatch):
         click.echo(printable(chosen.explain()), err=True)
         sys.exit(1)

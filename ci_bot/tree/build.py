@@ -61,6 +61,8 @@ def is_child_table(key: str, value: Any) -> bool:
         return False
     if key == "build":  # `[pipeline.ci.build]` is most often a stage named build
         return _looks_like_node(value)
+    if key == "matrix":  # every value of a matrix is a list; a stage has `run` or tables
+        return not all(isinstance(item, list) for item in value.values())
     if key == "services":
         return not all(_looks_like_service(item) for item in value.values())
     return key not in _TABLE_PARAMS

@@ -25,10 +25,12 @@ from ci_bot.tree.build import (
     unknown_node_key,
 )
 from ci_bot.tree.cron import CronSchedule, parse_cron
+from ci_bot.tree.expand import expand_matrices
 from ci_bot.tree.filters import Filter
 from ci_bot.tree.locate import locate_toml
 from ci_bot.tree.nodes import Node, NodeType
-from ci_bot.tree.params import read_filter, read_string
+from ci_bot.tree.params import ItemError, read_filter, read_string
+from ci_bot.tree.paths import check_pattern
 from ci_bot.tree.problems import KeyPath, ProblemLog, line_with_most, unknown_key
 
 CONFIG_FILES = ("conducto.cfg", ".conducto.cfg")  # the first one present wins
@@ -55,6 +57,8 @@ ENTRY_KEYS: dict[str, str] = {
     "image": "The image the `command` runs in.",
     "schedule": 'cron only: five-field schedule, UTC ("0 3 * * *").',
     "branch": "cron only: the branch a scheduled pipeline builds.",
+    "changes_everything": "Paths whose change counts as every file changed for changed(); "
+    "default: the config file and a `command`'s script.",
 }
 
 
@@ -71,6 +75,7 @@ class EventEntry:
     image: str | None = None
     schedule: CronSchedule | None = None
     branch: str | None = None
+    changes_everything: tuple[str, ...] | None = None  # None: the default (select.py)
 
     @property
     def label(self) -> str:
@@ -133,8 +138,13 @@ def _read_pipelines(section: Any, log: ProblemLog) -> dict[str, Node]:
             log.add(path, f"must be a table: write [pipeline.{name}] with nodes below it")
             continue
         if check_name(name, path, log):
-            pipelines[name] = _read_node("/", table, path, log)
+            tree = _read_node("/", table, path, log)
+            pipelines[name] = expand_matrices(tree, path, log, _child_path)
     return pipelines
+
+
+def _child_path(path: KeyPath, index: int, name: str) -> KeyPath:
+    return (*path, name)
 
 
 def _read_node(name: str, table: Mapping[str, Any], path: KeyPath, log: ProblemLog) -> Node:
@@ -205,7 +215,23 @@ def read_schedule(value: Any) -> CronSchedule:
     return parse_cron(read_string(value))
 
 
-_ENTRY_READERS = {"filter": read_filter, "duplicate": read_duplicate, "schedule": read_schedule}
+def read_path_globs(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ValueError('must be a list of path globs such as ["conducto.cfg", "libs/**"]')
+    for index, item in enumerate(value):
+        try:
+            check_pattern(read_string(item))
+        except ValueError as error:
+            raise ItemError(str(error), (index,)) from None
+    return tuple(value)
+
+
+_ENTRY_READERS = {
+    "filter": read_filter,
+    "duplicate": read_duplicate,
+    "schedule": read_schedule,
+    "changes_everything": read_path_globs,
+}
 
 
 def _read_entry(

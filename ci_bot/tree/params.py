@@ -23,6 +23,8 @@ from ci_bot.tree.containers import (
 )
 from ci_bot.tree.durations import format_duration, parse_duration
 from ci_bot.tree.filters import Filter, parse_filter
+from ci_bot.tree.matrix import Matrix, read_matrix, write_matrix
+from ci_bot.tree.paths import check_pattern
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MEM = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?", re.IGNORECASE)
@@ -157,6 +159,10 @@ def read_duration(value: Any) -> int:
 
 def read_filter(value: Any) -> Filter:
     return parse_filter(read_string(value))  # FilterSyntaxError is a ValueError with a column
+
+
+def read_dir_glob(value: Any) -> str:
+    return check_pattern(read_string(value))
 
 
 def read_cpu(value: Any) -> float:
@@ -405,6 +411,26 @@ PARAMS: dict[str, ParamSpec] = {
             read_string,
             inherited=False,
         ),
+        ParamSpec(
+            "matrix",
+            "table of lists, with exclude/include",
+            "The node becomes a Parallel of one copy per combination of the values, named "
+            "after them, each with MATRIX_NAME in its env and {matrix.NAME} filled in its "
+            "`run`, `image` and `when`.",
+            read_matrix,
+            write=write_matrix,
+            inherited=False,
+            takes_table=True,
+        ),
+        ParamSpec(
+            "for_each",
+            "glob of directories",
+            "The node becomes a Parallel of one copy per directory of the commit matching "
+            "the glob, named after it, with CI_SERVICE_DIR in its env and {service.dir} and "
+            "{service.name} filled in.",
+            read_dir_glob,
+            inherited=False,
+        ),
     )
 }
 
@@ -441,6 +467,8 @@ class Params:
     pids: int | None = None
     runs_on: tuple[str, ...] | None = None
     doc: str | None = None
+    matrix: Matrix | None = None
+    for_each: str | None = None
 
     def items(self) -> list[tuple[str, Any]]:
         """The parameters set on this node, in table order."""

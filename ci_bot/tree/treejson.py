@@ -14,6 +14,7 @@ from typing import Any
 
 from ci_bot.errors import ConfigError, ConfigProblem
 from ci_bot.tree.build import MAX_DEPTH, NODE_KEYS, check_name, read_params, read_structure
+from ci_bot.tree.expand import expand_matrices
 from ci_bot.tree.locate import locate_json
 from ci_bot.tree.nodes import Node, NodeType
 from ci_bot.tree.params import PARAMS
@@ -64,6 +65,8 @@ def from_json(data: str | Mapping[str, Any], file: str = GENERATED) -> Node:
         log.add((), "a tree must be a JSON object with name, type and children")
         log.raise_if_any()
     root = _read_node(decoded, (), log, is_root=True)
+    log.raise_if_any()
+    root = expand_matrices(root, (), log, lambda path, index, name: (*path, "children", index))
     log.raise_if_any()
     return root
 

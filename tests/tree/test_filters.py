@@ -183,7 +183,7 @@ def test_explain_names_the_substituted_values(
             "{branch} == main && {foo}",
             21,
             "unknown value '{foo}'; expected one of {event}, {branch}, {base_branch},"
-            " {tag}, {sha}, {repo}, {pr}, {author}",
+            " {tag}, {sha}, {repo}, {pr}, {author}, {matrix.NAME} or {service.dir}",
         ),
         ("{branch", 8, "expected a value name and '}' after '{'"),
         ("{ branch } == main", 2, "expected a value name and '}' after '{'"),
