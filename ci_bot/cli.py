@@ -38,7 +38,7 @@ def main(data_dir: Path | None) -> None:
 
     A pipeline that failed: `ci-bot log ID PATH` reads a node's log, `ci-bot debug ID
     PATH` opens a shell in it, `ci-bot reset ID PATH` runs it again on the pipeline's
-    own snapshot (`ci-bot run` again for a fix to the code)."""
+    own snapshot, and `ci-bot rerun ID --at HEAD` runs a committed fix."""
     if data_dir is not None:
         # Settings are read from the environment wherever a command needs them.
         os.environ["CI_BOT_DATA_DIR"] = str(data_dir.resolve())
@@ -157,6 +157,7 @@ def _register_pipeline_commands() -> None:
     from ci_bot import cli_pipelines as commands
     from ci_bot.cli_browse import list_pipelines, log
     from ci_bot.cli_debug import debug
+    from ci_bot.cli_rerun import rerun
     from ci_bot.cli_secrets import secrets
     from ci_bot.cli_serve import serve
     from ci_bot.cli_trigger import trigger
@@ -173,6 +174,7 @@ def _register_pipeline_commands() -> None:
         commands.skip,
         commands.unskip,
         commands.cancel,
+        rerun,
         trigger,
         commands.archive,
         debug,

@@ -1,4 +1,4 @@
-"""Driving a pipeline in the foreground (``run``, ``resume``): the live tree
+"""Driving a pipeline in the foreground (``run``, ``resume``, ``rerun``): the live tree
 while the engine works here, the outcome after, and Ctrl-C or SIGTERM that cancel.
 
 A signal is only noted by its handler: raised into ``Thread.join`` as a
@@ -169,6 +169,7 @@ def finish(svc: Services, pipeline: Pipeline, as_json: bool) -> NoReturn:
             # The pipeline keeps the source it was launched with: a reset runs that again.
             click.echo(
                 f"fix the cause, then `ci-bot reset {pipeline.id} {path}` and "
-                f"`ci-bot resume {pipeline.id}`; a fix to the code needs a new `ci-bot run`"
+                f"`ci-bot resume {pipeline.id}`; a fix to the code needs a new run: "
+                f"`ci-bot rerun {pipeline.id} --at HEAD` once committed"
             )
     sys.exit(0 if pipeline.state is State.DONE else 1)

@@ -143,7 +143,7 @@ def show(pipeline_id: int | None, as_json: bool) -> None:
 )
 def reset(pipeline_id: int, node_path: str, command: str | None) -> None:
     """Run a node (and everything below it) again, on the pipeline's own snapshot of the
-    source; the pipeline continues from there."""
+    source; the pipeline continues from there. A fix committed since needs `ci-bot rerun`."""
     svc = services()
     node_or_fail(svc, pipeline_id, node_path)
     old = None if command is None else _command_to_replace(svc, pipeline_id, node_path, command)

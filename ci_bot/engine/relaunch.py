@@ -52,4 +52,13 @@ def relaunch(store: Store, settings: Settings, executor: Executor, pipeline: Pip
         author=pipeline.author,
     )
     commit = Commit(pipeline.sha, pipeline.title, pipeline.author) if pipeline.sha else None
-    return launch(store, settings, executor, source, event, commit, trusted=pipeline.trusted)
+    return launch(
+        store,
+        settings,
+        executor,
+        source,
+        event,
+        commit,
+        trusted=pipeline.trusted,
+        dirty=pipeline.dirty,  # the same uncommitted changes, said again
+    )
