@@ -1,9 +1,11 @@
 """The JSON API under ``/api/``: everything the pages show and do (docs/api.md).
 
-Read: the pipeline list (filters, pages), one pipeline (``views.pipeline_json``),
-one node, its run events, an execution's log (tail, from an offset, the whole
-file) and a live stream.  Write: reset (with an optional new command), skip,
-unskip, cancel, rerun-failed.
+Read: the pipeline list (filters, pages, run and wall times, failed nodes), one
+pipeline (``views.pipeline_json``), one node, its run events, an execution's log
+(numbered tail, whole-line chunks from an offset, the whole file) and a live
+stream.  Write: reset (with an optional new command), skip, unskip, cancel,
+rerun-failed.  Artifacts are ``api_artifacts.py``'s; starting pipelines (a manual
+run, a rerun) ``api_runs.py``'s.
 Every error is a JSON ``{"error": sentence}`` with a 4xx status, never a 500.
 """
 
@@ -18,7 +20,7 @@ from flask import Blueprint, Response, abort, jsonify, request, send_file, url_f
 from werkzeug.exceptions import HTTPException
 
 from ci_bot.executors.sidecars import service_log_path
-from ci_bot.store.listing import PipelineFilter, list_pipelines, repositories
+from ci_bot.store.listing import PipelineFilter, PipelinePage, list_pipelines, repositories
 from ci_bot.store.records import Execution, Pipeline
 from ci_bot.store.store import NotFound
 from ci_bot.store.views import iso_time, pipeline_header, pipeline_json
@@ -27,9 +29,17 @@ from ci_bot.tree.states import State
 from ci_bot.web import auth
 from ci_bot.web.ui import stream
 from ci_bot.web.ui.actions import ACTIONS, ActionRefused, perform
-from ci_bot.web.ui.logs import log_file, read_from, read_tail
+from ci_bot.web.ui.logs import (
+    CHUNK_BYTES,
+    MAX_CHUNK_BYTES,
+    count_lines,
+    log_file,
+    read_from,
+    read_tail,
+)
 from ci_bot.web.ui.nodes import find_node, node_json, service_logs
 from ci_bot.web.ui.state import services, ui_state
+from ci_bot.web.ui.timing import pipeline_times
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +73,7 @@ def pipelines() -> Response:
     wanted, page, per_page = list_arguments(request.args.to_dict(), auth_user())
     found = list_pipelines(services().store, wanted, page, per_page)
     return jsonify(
-        pipelines=[summary(p, found.exec_counts.get(p.id, {})) for p in found.pipelines],
+        pipelines=[summary(p, found) for p in found.pipelines],
         page=page,
         per_page=per_page,
         total=found.total,
@@ -107,13 +117,18 @@ def events(pipeline_id: int) -> Response:
 
 @blueprint.get("/pipelines/<int:pipeline_id>/executions/<int:execution_id>/log")
 def execution_log(pipeline_id: int, execution_id: int) -> Response:
-    """The log's tail, or with ``?offset=N`` what follows byte N (JSON)."""
+    """The log's tail (with the number of its first line), or with ``?offset=N`` what
+    follows byte N, at most ``?limit=BYTES`` of it (JSON)."""
     execution, path = _log_of(pipeline_id, execution_id)
     running = execution.ended_at is None
+    numbered: dict[str, int] = {}
     if "offset" in request.args:
-        chunk = read_from(path, _int_arg("offset", 0, minimum=0), whole_lines=running)
+        limit = min(_int_arg("limit", CHUNK_BYTES, minimum=1), MAX_CHUNK_BYTES)
+        offset = _int_arg("offset", 0, minimum=0)
+        chunk = read_from(path, offset, whole_lines=running, max_bytes=limit)
     else:
         chunk = read_tail(path)
+        numbered["first_line"] = (count_lines(path, chunk.start) if chunk.start else 0) + 1
     return jsonify(
         execution=execution_id,
         start=chunk.start,
@@ -122,6 +137,7 @@ def execution_log(pipeline_id: int, execution_id: int) -> Response:
         truncated=chunk.truncated,
         finished=not running,
         lines=chunk.lines,
+        **numbered,
     )
 
 
@@ -241,12 +257,14 @@ def list_arguments(args: dict[str, str], user: auth.User) -> tuple[PipelineFilte
     return wanted, page, per_page
 
 
-def summary(pipeline: Pipeline, counts: dict[str, int]) -> dict[str, Any]:
-    end = pipeline.finished_at
+def summary(pipeline: Pipeline, found: PipelinePage) -> dict[str, Any]:
+    """One pipeline of a listed page: its header, times, Execs by state and failed Execs."""
+    first_start, last_end = found.run_spans.get(pipeline.id, (None, None))
     return {
         **pipeline_header(pipeline),
-        "duration_seconds": (end - pipeline.created_at).total_seconds() if end else None,
-        "exec_counts": counts,
+        **pipeline_times(pipeline, first_start, last_end).json(),
+        "exec_counts": found.exec_counts.get(pipeline.id, {}),
+        "failed_nodes": found.failed.get(pipeline.id, []),
         "url": url_for("ui.pages.pipeline", pipeline_id=pipeline.id),
     }
 

@@ -1,5 +1,6 @@
 """What a person may do from the UI or the API: reset a node (with a new command, for
-an Exec), skip or unskip a node; cancel a pipeline or rerun its failed nodes.
+an Exec), skip or unskip a node; cancel a pipeline or rerun its failed nodes (and,
+after a cancel, the cancelled ones: the pipeline picks up where it was stopped).
 
 Each action is written to the store with who asked, and the engine is woken, so
 the engine driving the pipeline (here or in another process) honours it within
@@ -66,9 +67,9 @@ def perform(
         services.store.cancel(pipeline_id, actor=actor)
         result = ActionResult(action, pipeline_id, "/", f"cancelled pipeline {pipeline_id}")
     elif action == "rerun-failed":
-        paths = rerun_failed(services.store, pipeline_id, actor)
+        paths = rerun_failed(services.store, pipeline_id, actor, cancelled=True)
         if not paths:
-            raise ActionRefused(f"no node of pipeline {pipeline_id} has failed")
+            raise ActionRefused(f"no node of pipeline {pipeline_id} has failed or was cancelled")
         result = ActionResult(action, pipeline_id, "/", f"rerunning {_count(paths)}", paths)
     else:
         raise ActionRefused(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")

@@ -9,7 +9,7 @@ from flask import Blueprint, Flask, Response, url_for
 from flask.sansio.blueprints import BlueprintSetupState
 
 from ci_bot.store.views import iso_time
-from ci_bot.web import api, auth
+from ci_bot.web import api, api_artifacts, api_runs, auth
 from ci_bot.web.ui import pages, signin, state, views
 
 blueprint = Blueprint(
@@ -22,6 +22,9 @@ blueprint = Blueprint(
 blueprint.register_blueprint(signin.blueprint)
 blueprint.register_blueprint(pages.blueprint)
 blueprint.register_blueprint(api.blueprint)
+blueprint.register_blueprint(api_artifacts.blueprint)
+blueprint.register_blueprint(api_runs.api)
+blueprint.register_blueprint(api_runs.pages)
 blueprint.before_app_request(auth.gate)
 
 

@@ -2,7 +2,8 @@
 
 Only files inside the bot's data directory are ever read, whatever the store
 says, so no request can make the UI serve another file.  Chunks end on a line
-break (until the execution ended), so a line is never shown half-written.
+break (but at the very end of a finished log), so a line is never shown
+half-written and the page can number lines by counting them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from ci_bot.store.records import Execution
 
 TAIL_BYTES = 256 * 1024  # what a page shows at first; the rest is a download away
 CHUNK_BYTES = 256 * 1024
+MAX_CHUNK_BYTES = 4 * 1024 * 1024  # what one request may ask for (the page reads logs whole)
+COUNT_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -55,13 +58,29 @@ def read_tail(path: Path, max_bytes: int = TAIL_BYTES) -> LogChunk:
 def read_from(
     path: Path, offset: int, *, whole_lines: bool, max_bytes: int = CHUNK_BYTES
 ) -> LogChunk:
-    """The lines after byte ``offset``; with ``whole_lines`` an unfinished last line waits."""
+    """The lines after byte ``offset``.  A chunk that stops before the end of the file
+    ends on a line break (unless one line is longer than ``max_bytes``); with
+    ``whole_lines`` (the execution runs) an unfinished last line waits too."""
     size = _size(path)
     offset = min(max(offset, 0), size)
     data = _read(path, offset, min(max_bytes, size - offset))
-    if whole_lines and not data.endswith(b"\n"):
+    short = offset + len(data) < size
+    if (whole_lines or short) and not data.endswith(b"\n") and (whole_lines or b"\n" in data):
         data = data[: data.rfind(b"\n") + 1]
     return LogChunk(offset, offset + len(data), size, _lines(data))
+
+
+def count_lines(path: Path, end: int) -> int:
+    """How many lines the first ``end`` bytes of ``path`` hold (``end`` at a line's start)."""
+    count, offset = 0, 0
+    with path.open("rb") as handle:
+        while offset < end:
+            data = handle.read(min(COUNT_BYTES, end - offset))
+            if not data:
+                break
+            count += data.count(b"\n")
+            offset += len(data)
+    return count
 
 
 def _size(path: Path) -> int:

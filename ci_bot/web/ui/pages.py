@@ -51,7 +51,7 @@ def pipelines() -> str:
     wanted, page, per_page = list_arguments(args, auth_user())
     found = list_pipelines(services().store, wanted, page, per_page)
     pages = max(1, math.ceil(found.total / per_page))
-    rows = [summary(p, found.exec_counts.get(p.id, {})) for p in found.pipelines]
+    rows = [summary(p, found) for p in found.pipelines]
     for row, found_pipeline in zip(rows, found.pipelines, strict=True):
         row["duration"] = views.pipeline_duration(found_pipeline)
         row["counts"] = views.counts(row["exec_counts"])

@@ -1,0 +1,74 @@
+"""How long a pipeline took, as people mean it.
+
+Its **run time** goes from its first execution's start to its last one's end:
+the time its Execs spent running, not the time it waited in the queue for a
+free slot before that.  Its **wall time** goes from its creation to its end.
+The pages show the run time, and the wall time beside it where the two differ.
+While a pipeline is unfinished both are still counting (no end yet).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ci_bot.store.records import Execution, Pipeline
+from ci_bot.store.store import utcnow
+from ci_bot.store.views import iso_time
+from ci_bot.tree.durations import format_duration
+
+
+@dataclass(frozen=True)
+class PipelineTimes:
+    created_at: datetime
+    finished_at: datetime | None
+    run_started_at: datetime | None  # None: no execution started yet
+    run_ended_at: datetime | None  # None: still counting (or never started)
+
+    def run_seconds(self, now: datetime) -> float | None:
+        if self.run_started_at is None:
+            return None
+        return ((self.run_ended_at or now) - self.run_started_at).total_seconds()
+
+    def wall_seconds(self, now: datetime) -> float:
+        return ((self.finished_at or now) - self.created_at).total_seconds()
+
+    def json(self, now: datetime | None = None) -> dict[str, Any]:
+        """The API's fields: ``duration_seconds`` is the run time (null before any
+        execution started), ``wall_seconds`` the wall time."""
+        now = now or utcnow()
+        return {
+            "run_started_at": iso_time(self.run_started_at),
+            "run_ended_at": iso_time(self.run_ended_at),
+            "duration_seconds": self.run_seconds(now),
+            "wall_seconds": self.wall_seconds(now),
+        }
+
+    def shown(self, now: datetime | None = None) -> tuple[str, str]:
+        """(run time, wall time) as the pages write them; the wall time is "" when it
+        reads the same as the run time."""
+        now = now or utcnow()
+        run_seconds = self.run_seconds(now)
+        run = "" if run_seconds is None else format_duration(run_seconds)
+        wall = format_duration(self.wall_seconds(now))
+        return run, "" if wall == run else wall
+
+
+def pipeline_times(
+    pipeline: Pipeline, first_start: datetime | None, last_end: datetime | None
+) -> PipelineTimes:
+    """The times of ``pipeline`` whose executions first started and last ended then."""
+    finished = pipeline.finished_at is not None
+    return PipelineTimes(
+        created_at=pipeline.created_at,
+        finished_at=pipeline.finished_at,
+        run_started_at=first_start,
+        run_ended_at=last_end if finished and first_start is not None else None,
+    )
+
+
+def times_of(pipeline: Pipeline, executions: list[Execution]) -> PipelineTimes:
+    starts = [e.started_at for e in executions if e.started_at is not None]
+    ends = [e.ended_at for e in executions if e.ended_at is not None]
+    return pipeline_times(pipeline, min(starts, default=None), max(ends, default=None))
