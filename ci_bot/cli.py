@@ -155,6 +155,7 @@ def plan(
 
 def _register_pipeline_commands() -> None:
     from ci_bot import cli_pipelines as commands
+    from ci_bot.cli_artifacts import artifacts
     from ci_bot.cli_browse import list_pipelines, log
     from ci_bot.cli_debug import debug
     from ci_bot.cli_rerun import rerun
@@ -170,6 +171,7 @@ def _register_pipeline_commands() -> None:
         commands.show,
         list_pipelines,
         log,
+        artifacts,
         commands.reset,
         commands.skip,
         commands.unskip,

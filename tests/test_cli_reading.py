@@ -1,11 +1,13 @@
 """Reading pipelines from a shell: ``ci-bot log`` (an execution, its time stamps, and ``-f``
-following a running node to its end).
+following a running node to its end) and ``ci-bot artifacts`` (the files in $CI_DATA with
+their signatures and provenance, listed and downloaded).
 
 Real subprocesses, real containers, real ssh-keygen signatures.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sqlite3
@@ -151,3 +153,40 @@ def test_log_follows_a_running_node_to_its_end_and_reads_any_execution(
     assert stamped[-1].endswith(" [ci-bot] exited with code 3")
     missing = cli("log", "1", "/count", "--execution", "3")
     assert missing.stderr.strip() == "Error: /count has 2 executions, no 3"
+
+
+def test_artifacts_lists_and_downloads_the_files_with_their_signatures(
+    cli: KeyedCli, repo: Path, tmp_path: Path
+) -> None:
+    (repo / "conducto.cfg").write_text(
+        (repo / "conducto.cfg").read_text().replace("[ -f $CI_DATA/fast ] ||", "true ||")
+    )
+    assert cli("run", repo).returncode == 0
+
+    listed = cli("artifacts", "1")
+    as_json = json.loads(cli("artifacts", "1", "--json").stdout)
+    downloaded = cli("artifacts", "1", "--download", tmp_path / "out")
+
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert re.fullmatch(r"pipeline 1: 2 files in \$CI_DATA, \S+ \S+ with signatures.*", lines[0])
+    assert re.fullmatch(
+        r"dist/app\.txt +14 B  signed: dist/app\.txt\.sig, dist/app\.txt\.provenance\.json, "
+        r"dist/app\.txt\.provenance\.json\.sig",
+        lines[1],
+    )
+    assert re.fullmatch(r"notes\.txt +6 B", lines[2])
+    assert [item["path"] for item in as_json] == ["dist/app.txt", "notes.txt"]
+    assert as_json[0]["signature"]["path"] == "dist/app.txt.sig"
+    assert downloaded.stdout.splitlines()[-1] == f"copied 5 files into {tmp_path / 'out'}"
+    out = tmp_path / "out"
+    assert (out / "dist" / "app.txt").read_text() == "artifact body\n"
+    provenance = json.loads((out / "dist" / "app.txt.provenance.json").read_text())
+    assert provenance["pipeline_id"] == 1 and provenance["dirty"] is True
+    assert not (out / "dist" / "escape").exists(), "a link in $CI_DATA is never followed"
+    assert sorted(p.name for p in (out / "dist").iterdir()) == [
+        "app.txt",
+        "app.txt.provenance.json",
+        "app.txt.provenance.json.sig",
+        "app.txt.sig",
+    ]
