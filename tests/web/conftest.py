@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 from docker import DockerClient
-from docker.errors import NotFound
+from docker.errors import APIError, NotFound
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import delete
@@ -178,9 +178,16 @@ def client(bot: Bot) -> FlaskClient:
 def live_bot(tmp_path: Path, docker_engine: DockerClient, busybox_image: str) -> Iterator[Bot]:
     """A bot running real pipelines in Docker, its app served on 127.0.0.1."""
     made = make_bot(tmp_path, DockerExecutor(docker_engine), max_parallel=4)
+    with running(made, docker_engine):
+        yield made
+
+
+@contextmanager
+def running(made: Bot, docker_engine: DockerClient) -> Iterator[None]:
+    """``made`` started and served for the block; then stopped, nothing left running."""
     made.services.start()
     with served(made):
-        yield made
+        yield
         _finish_pipelines(made)
     made.services.stop()
     leftovers = remove_containers(docker_engine, made.container_ids())
@@ -220,6 +227,10 @@ def remove_containers(client: DockerClient, container_ids: list[str]) -> list[st
             client.containers.get(container_id).remove(force=True)
         except NotFound:
             continue
+        except APIError as error:  # the executor was removing it already: as good as gone
+            if error.status_code == 409 and "already in progress" in str(error):
+                continue
+            raise
         left.append(container_id[:12])
     return left
 
@@ -250,16 +261,17 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def page(browser: Any, live_bot: Bot) -> Iterator[Any]:
     """A fresh browser page (1280 px wide) on the live bot, not yet signed in."""
-    yield from _page(browser, live_bot)
+    yield from open_page(browser, live_bot)
 
 
 @pytest.fixture
 def still_page(browser: Any, shown_bot: Bot) -> Iterator[Any]:
     """A fresh browser page on the engine-less ``shown_bot``, not yet signed in."""
-    yield from _page(browser, shown_bot)
+    yield from open_page(browser, shown_bot)
 
 
-def _page(browser: Any, made: Bot) -> Iterator[Any]:
+def open_page(browser: Any, made: Bot) -> Iterator[Any]:
+    """A fresh 1280 px browser page on ``made``'s served app; its JavaScript must not fail."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=made.url)
     context.set_default_timeout(30_000)
     opened = context.new_page()

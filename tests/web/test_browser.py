@@ -83,7 +83,7 @@ def test_find_the_failure_read_its_log_reset_it_and_watch_it_finish(
     assert row.get_attribute("data-state") == "error"
     screenshot(page, "pipelines-list")
 
-    row.get_by_role("link").click()
+    row.locator(".pipeline-link").click()
     page.wait_for_url(f"**/pipelines/{pipeline_id}")
     assert node_state(page, "/lint/format") == "done"
     assert node_state(page, "/deploy") == "pending"  # behind the failure, waiting
@@ -109,6 +109,7 @@ def test_find_the_failure_read_its_log_reset_it_and_watch_it_finish(
 
     page.evaluate("window.stillTheSamePage = true")
     page.get_by_role("button", name="Reset").click()
+    page.get_by_role("dialog").get_by_role("button", name="Reset").click()  # yes, reset it
     badge = page.locator('[data-role="node-state"]')
     expect(page.locator('[data-role="pipeline-state"]')).to_have_attribute(
         "data-state", "done", timeout=60_000
@@ -172,8 +173,9 @@ def test_a_running_log_is_followed_live_and_cancel_stops_the_pipeline(
     assert lister.locator(row).get_attribute("data-state") == "running"
     lister.evaluate("window.stillTheSamePage = true")
 
-    page.get_by_role("link", name=f"Pipeline {pipeline_id}", exact=True).click()
+    page.get_by_role("link", name=f"Pipeline {pipeline_id}", exact=True).first.click()
     page.get_by_role("button", name="Cancel").click()
+    page.get_by_role("dialog").get_by_role("button", name="Cancel").click()  # yes, cancel it
     expect(page.locator('[data-role="pipeline-state"]')).to_have_attribute(
         "data-state", "cancelled", timeout=60_000
     )

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 
-LOG_JS = REPO_ROOT / "ci_bot" / "web" / "static" / "log.js"
+ANSI_JS = REPO_ROOT / "ci_bot" / "web" / "static" / "ansi.js"
 STAMP = "2026-01-02T03:04:05.678Z"
 
 
@@ -19,7 +19,7 @@ STAMP = "2026-01-02T03:04:05.678Z"
 def view(browser: Any) -> Iterator[Any]:
     page = browser.new_page()
     page.set_content('<div id="log"></div>')
-    page.add_script_tag(path=str(LOG_JS))
+    page.add_script_tag(path=str(ANSI_JS))
     yield page
     page.close()
 
@@ -27,7 +27,7 @@ def view(browser: Any) -> Iterator[Any]:
 def render(view: Any, text: str) -> dict[str, Any]:
     found: dict[str, Any] = view.evaluate(
         """(raw) => {
-          const line = window.ciBotLog.line(raw);
+          const line = window.ciBotAnsi.line(raw);
           const spans = Array.from(line.querySelectorAll(".tx span")).map(
             (s) => ({text: s.textContent, classes: s.className, style: s.getAttribute("style")}));
           return {

@@ -1,12 +1,27 @@
-/* ci-bot web UI: a node's log. Lines arrive as "TIMESTAMP TEXT"; ANSI colour codes
- * become spans with classes, other escape sequences are dropped, and text only
- * ever reaches the page as text (textContent), never as HTML. Exposes
- * window.ciBotLog for ci-bot.js, which feeds it the stream's "log" messages.
+/* ci-bot web UI: a node's log, every line of it.
+ *
+ * The page first shows the log's tail (GET …/log, which numbers its first line),
+ * then fetches what came before it (…/log?offset=N&limit=…), so every line of a log
+ * up to FULL_BYTES is held here: a search looks through all of them and #L123
+ * reaches any of them. A longer log keeps its tail and says so above it.
+ *
+ * Only lines near the view are drawn. Lines are grouped in blocks of BLOCK; a block
+ * that leaves the view (by a margin) keeps its height and drops its elements, so a
+ * 50 000-line log costs a few hundred elements. ci-bot.js feeds the view the
+ * stream's "log" messages and the shown execution's state (running or not).
+ * Exposes window.ciBotLog.
  */
 "use strict";
 
 (function () {
-  const MAX_LOG_LINES = 5000;
+  const BLOCK = 200;
+  const FULL_BYTES = 32 * 1024 * 1024;
+  const CHUNK_BYTES = 4 * 1024 * 1024;
+  const MARGIN = "1200px 0px";
+  const WRAP_KEY = "ci-bot.log.wrap";
+  const ansi = window.ciBotAnsi;
+
+  const $ = (role) => document.querySelector('[data-role="' + role + '"]');
 
   function el(tag, className, text) {
     const node = document.createElement(tag);
@@ -15,175 +30,430 @@
     return node;
   }
 
-  // Splits a line into [text, classes, style] runs by its SGR escape codes; other
-  // escape sequences are dropped. A "\r" keeps what was written after it, as a terminal would.
-  function ansiRuns(line) {
-    const cr = line.lastIndexOf("\r", line.length - 2);
-    if (cr >= 0) line = line.slice(cr + 1);
-    line = line.replace(/\r$/, "").replace(/\x1b\][^\x07\x1b]*(\x07|\x1b\\)/g, "");
-    const runs = [];
-    const style = { fg: null, bg: null, bold: false, dim: false, italic: false, underline: false, fgRgb: "", bgRgb: "" };
-    const pattern = /\x1b\[([0-9;?]*)([A-Za-z])/g;
-    let last = 0;
-    let match;
-    while ((match = pattern.exec(line)) !== null) {
-      if (match.index > last) runs.push(runOf(line.slice(last, match.index), style));
-      if (match[2] === "m") applySgr(style, match[1]);
-      last = pattern.lastIndex;
-    }
-    if (last < line.length) runs.push(runOf(line.slice(last), style));
-    return runs.map((run) => [run[0].replace(/\x1b/g, ""), run[1], run[2]]);
+  function mib(bytes) {
+    return (bytes / 1048576).toFixed(bytes < 10485760 ? 1 : 0) + " MiB";
   }
 
-  function runOf(text, style) {
-    const classes = [];
-    if (style.bold) classes.push("ansi-bold");
-    if (style.dim) classes.push("ansi-dim");
-    if (style.italic) classes.push("ansi-italic");
-    if (style.underline) classes.push("ansi-underline");
-    if (style.fg !== null) classes.push("ansi-fg-" + (style.bold && style.fg < 8 ? style.fg + 8 : style.fg));
-    if (style.bg !== null) classes.push("ansi-bg-" + (style.bg % 8));
-    let css = "";
-    if (style.fgRgb) css += "color:" + style.fgRgb + ";";
-    if (style.bgRgb) css += "background:" + style.bgRgb + ";";
-    return [text, classes.join(" "), css];
+  // A preference kept in the browser (none where storage is refused).
+  function remembered(key) {
+    try { return localStorage.getItem(key); } catch (error) { return null; }
   }
 
-  function applySgr(style, params) {
-    const codes = params === "" ? [0] : params.split(";").map((p) => parseInt(p, 10) || 0);
-    for (let i = 0; i < codes.length; i++) {
-      const code = codes[i];
-      if (code === 0) Object.assign(style, { fg: null, bg: null, bold: false, dim: false, italic: false, underline: false, fgRgb: "", bgRgb: "" });
-      else if (code === 1) style.bold = true;
-      else if (code === 2) style.dim = true;
-      else if (code === 3) style.italic = true;
-      else if (code === 4) style.underline = true;
-      else if (code === 22) { style.bold = false; style.dim = false; }
-      else if (code === 23) style.italic = false;
-      else if (code === 24) style.underline = false;
-      else if (code >= 30 && code <= 37) { style.fg = code - 30; style.fgRgb = ""; }
-      else if (code >= 90 && code <= 97) { style.fg = code - 90 + 8; style.fgRgb = ""; }
-      else if (code === 39) { style.fg = null; style.fgRgb = ""; }
-      else if (code >= 40 && code <= 47) { style.bg = code - 40; style.bgRgb = ""; }
-      else if (code >= 100 && code <= 107) { style.bg = code - 100; style.bgRgb = ""; }
-      else if (code === 49) { style.bg = null; style.bgRgb = ""; }
-      else if (code === 38 || code === 48) {
-        const colour = extendedColour(codes, i);
-        i = colour.next;
-        if (code === 38) { style.fg = null; style.fgRgb = colour.css; } else { style.bg = null; style.bgRgb = colour.css; }
-      }
-    }
+  function remember(key, value) {
+    try { localStorage.setItem(key, value); } catch (error) { /* kept for this page only */ }
   }
 
-  function extendedColour(codes, i) {
-    if (codes[i + 1] === 2) {
-      const [r, g, b] = [codes[i + 2], codes[i + 3], codes[i + 4]].map((v) => Math.min(255, v || 0));
-      return { css: "rgb(" + r + "," + g + "," + b + ")", next: i + 4 };
-    }
-    if (codes[i + 1] === 5) return { css: xterm256(codes[i + 2] || 0), next: i + 2 };
-    return { css: "", next: i };
+  function wanted() {
+    // the line #L123 names, or 0
+    const found = /^#L(\d+)$/.exec(location.hash);
+    return found ? parseInt(found[1], 10) : 0;
   }
 
-  function xterm256(n) {
-    const basic = ["#000", "#cd3131", "#0dbc79", "#e5e510", "#2472c8", "#bc3fbc", "#11a8cd", "#e5e5e5",
-      "#666", "#f14c4c", "#23d18b", "#f5f543", "#3b8eea", "#d670d6", "#29b8db", "#fff"];
-    if (n < 16) return basic[n];
-    if (n >= 232) { const v = 8 + (n - 232) * 10; return "rgb(" + v + "," + v + "," + v + ")"; }
-    const c = n - 16;
-    const level = (x) => (x ? 55 + x * 40 : 0);
-    return "rgb(" + level(Math.floor(c / 36)) + "," + level(Math.floor(c / 6) % 6) + "," + level(c % 6) + ")";
-  }
-
-  function logLine(raw) {
-    const space = raw.indexOf(" ");
-    const stamp = space > 0 && /^\d{4}-\d\d-\d\dT/.test(raw) ? raw.slice(0, space) : "";
-    const text = stamp ? raw.slice(space + 1) : raw;
-    const line = el("div", "line" + (text.startsWith("[ci-bot] ") ? " note" : ""));
-    const ts = el("span", "ts", stamp ? stamp.slice(11, 19) : "");
-    if (stamp) ts.title = stamp;
-    const tx = el("span", "tx");
-    ansiRuns(text).forEach(([part, classes, css]) => {
-      if (!classes && !css) { tx.append(part); return; }
-      const span = el("span", classes, part);
-      if (css) span.style.cssText = css;
-      tx.append(span);
-    });
-    line.append(ts, tx);
-    return line;
-  }
-
-  window.ciBotLog = {
-    box: null,
+  const view = {
+    box: null, // #log, which scrolls
+    sheet: null, // the blocks' parent
+    lines: [], // every line held, raw ("TIMESTAMP TEXT")
+    plains: [], // their text as searched, lower case, made when first searched
+    first: 1, // the number of lines[0]
     execution: "",
-    end: 0,
+    end: 0, // the byte after the last line held: where the stream reads on
+    blocks: [], // { node, drawn }
+    observer: null,
+    lineHeight: 20,
+    query: "",
+    hits: [], // indexes of the lines that match the query
+    hit: -1, // which of them is the current one
+    target: 0, // the line #L… names
+    following: false,
+    running: false,
+    connected: false,
 
-    init() {
+    /* ---- loading ------------------------------------------------------------------ */
+
+    async init() {
       this.box = document.getElementById("log");
       if (!this.box) return;
       this.execution = this.box.dataset.execution;
-      if (this.box.dataset.logUrl) return this.loadTail(this.box.dataset.logUrl);
-      return Promise.resolve();
+      this.running = this.box.dataset.running === "true";
+      this.target = wanted();
+      this.sheet = el("div", "sheet");
+      this.observer = new IntersectionObserver((entries) => this.onVisible(entries), { root: this.box, rootMargin: MARGIN });
+      this.setUpTools();
+      this.setRunning(this.running);
+      if (this.box.dataset.logUrl) await this.loadTail(this.box.dataset.logUrl);
     },
 
     async loadTail(url) {
       const response = await fetch(url, { headers: { Accept: "application/json" } });
-      if (!response.ok) { this.status("the log could not be read (" + response.status + ")"); return; }
+      if (!response.ok) { this.say("the log could not be read (" + response.status + ")"); return; }
       const chunk = await response.json();
-      this.box.replaceChildren();
-      const cut = document.querySelector('[data-role="log-cut"]');
-      if (cut && chunk.truncated) {
-        cut.querySelector(".n").textContent = chunk.lines.length;
-        cut.querySelector(".size").textContent = Math.round(chunk.size / 1024) + " KiB";
-        cut.hidden = false;
-      }
-      this.append(chunk.lines);
+      this.box.replaceChildren(this.sheet);
+      this.first = chunk.first_line || 1;
       this.end = chunk.end;
-      if (!chunk.lines.length) this.box.append(el("p", "muted log-empty", chunk.finished ? "No output." : "No output yet."));
+      this.lines = [];
+      this.rebuild();
+      this.append(chunk.lines);
+      if (!chunk.lines.length) this.sheet.append(el("p", "muted log-empty", chunk.finished ? "No output." : "No output yet."));
+      this.setFollowing(this.running && !this.target);
+      if (!this.target || !this.reveal(this.target)) this.toBottom();
       this.box.dataset.loaded = "true";
+      if (chunk.start > 0 && chunk.start <= FULL_BYTES) this.loadEarlier(url, chunk.start, chunk.size);
+      else if (chunk.start > 0) this.cut(chunk.size);
+      else this.box.dataset.whole = "true";
+    },
+
+    async loadEarlier(url, upTo, size) {
+      // lines before the tail, in chunks; drawn at once when all have come, the view kept
+      const earlier = [];
+      const notice = $("log-cut");
+      for (let offset = 0; offset < upTo;) {
+        notice.textContent = "Reading the earlier lines: " + mib(offset) + " of " + mib(size) + "…";
+        notice.hidden = false;
+        const limit = Math.min(CHUNK_BYTES, upTo - offset);
+        const response = await fetch(url + "?offset=" + offset + "&limit=" + limit, { headers: { Accept: "application/json" } });
+        if (!response.ok) { notice.textContent = "The earlier lines could not be read (" + response.status + ")."; return; }
+        const chunk = await response.json();
+        if (chunk.execution !== undefined && String(chunk.execution) !== String(this.execution)) return;
+        if (chunk.end <= offset) break;
+        earlier.push(...chunk.lines);
+        offset = chunk.end;
+      }
+      notice.hidden = true;
+      const topLine = this.lineAtTop();
+      const atBottom = this.atBottom();
+      const hitLine = this.hit >= 0 ? this.first + this.hits[this.hit] : 0;
+      this.lines = earlier.concat(this.lines);
+      this.plains = [];
+      this.first = 1;
+      this.rebuild();
+      this.box.dataset.whole = "true";
+      if (this.query) this.search(this.query, hitLine || topLine || 1);
+      if (this.target && this.reveal(this.target)) return;
+      if (atBottom || this.following) this.toBottom();
+      else if (topLine) this.reach(topLine, "start");
+    },
+
+    cut(size) {
+      const notice = $("log-cut");
+      const download = $("log-download");
+      notice.replaceChildren(
+        "This log is " + mib(size) + ", too long to read here whole: lines " + this.first + " and after are shown. ",
+        Object.assign(el("a", "", "Download the whole log"), { href: download ? download.href : "" }));
+      notice.hidden = false;
+      if (this.target && this.target < this.first) this.say("line " + this.target + " is before what is shown here");
+    },
+
+    /* ---- blocks: drawn near the view, dropped away from it -------------------------- */
+
+    rebuild() {
+      this.blocks.forEach((block) => this.observer.unobserve(block.node));
+      this.blocks = [];
+      this.sheet.replaceChildren();
+      this.lineHeight = this.measure();
+      const total = this.lines.length;
+      for (let start = 0; start < total; start += BLOCK) this.addBlock(Math.min(BLOCK, total - start));
+    },
+
+    measure() {
+      const probe = ansi.line("2026-01-01T00:00:00.000Z x", 1);
+      this.sheet.append(probe);
+      const height = probe.getBoundingClientRect().height || 20;
+      probe.remove();
+      return height;
+    },
+
+    addBlock(count) {
+      const node = el("div", "block");
+      node.style.height = count * this.lineHeight + "px";
+      node.dataset.index = this.blocks.length;
+      this.sheet.append(node);
+      this.blocks.push({ node, drawn: false });
+      this.observer.observe(node);
+    },
+
+    onVisible(entries) {
+      entries.forEach((entry) => {
+        const index = parseInt(entry.target.dataset.index, 10);
+        if (entry.isIntersecting) this.draw(index);
+        else this.drop(index);
+      });
+    },
+
+    draw(index) {
+      const block = this.blocks[index];
+      if (!block || block.drawn) return;
+      const fragment = document.createDocumentFragment();
+      const stop = Math.min(this.lines.length, (index + 1) * BLOCK);
+      for (let k = index * BLOCK; k < stop; k++) fragment.append(this.lineElement(k));
+      block.node.replaceChildren(fragment);
+      block.node.style.height = "";
+      block.drawn = true;
+    },
+
+    drop(index) {
+      const block = this.blocks[index];
+      if (!block || !block.drawn) return;
+      block.node.style.height = block.node.getBoundingClientRect().height + "px";
+      block.node.replaceChildren();
+      block.drawn = false;
+    },
+
+    redraw() {
+      this.blocks.forEach((block, index) => {
+        if (block.drawn) { block.drawn = false; this.draw(index); }
+      });
+    },
+
+    lineElement(k) {
+      const number = this.first + k;
+      const line = ansi.line(this.lines[k], number, this.query);
+      if (number === this.target) line.classList.add("target");
+      if (this.hit >= 0 && this.hits[this.hit] === k) line.classList.add("current");
+      return line;
+    },
+
+    element(k) {
+      const block = this.blocks[Math.floor(k / BLOCK)];
+      return block && block.drawn ? block.node.children[k % BLOCK] : null;
     },
 
     append(lines) {
       if (!lines.length) return;
-      const atBottom = this.box.scrollHeight - this.box.scrollTop - this.box.clientHeight < 40;
-      this.box.querySelectorAll(".log-empty").forEach((p) => p.remove());
-      const fragment = document.createDocumentFragment();
-      lines.forEach((raw) => fragment.append(logLine(raw)));
-      this.box.append(fragment);
-      const all = this.box.querySelectorAll(".line");
-      for (let i = 0; i < all.length - MAX_LOG_LINES; i++) all[i].remove();
-      if (atBottom) this.box.scrollTop = this.box.scrollHeight;
+      this.sheet.querySelectorAll(".log-empty").forEach((p) => p.remove());
+      lines.forEach((raw) => {
+        const k = this.lines.length;
+        this.lines.push(raw);
+        if (k % BLOCK === 0) this.addBlock(0);
+        const block = this.blocks[this.blocks.length - 1];
+        if (block.drawn) block.node.append(this.lineElement(k));
+        else block.node.style.height = (parseFloat(block.node.style.height) || 0) + this.lineHeight + "px";
+        if (this.query && this.plain(k).includes(this.query)) this.hits.push(k);
+      });
+      if (this.query) this.countHits();
+      if (this.following) this.toBottom();
     },
+
+    /* ---- where the view is --------------------------------------------------------- */
+
+    toBottom() {
+      this.draw(this.blocks.length - 1);
+      this.box.scrollTop = this.box.scrollHeight;
+    },
+
+    atBottom() {
+      return this.box.scrollHeight - this.box.scrollTop - this.box.clientHeight < 40;
+    },
+
+    lineAtTop() {
+      const top = this.box.getBoundingClientRect().top;
+      const line = Array.from(this.sheet.querySelectorAll(".line")).find((l) => l.getBoundingClientRect().bottom > top);
+      return line ? parseInt(line.dataset.n, 10) : 0;
+    },
+
+    // Scrolls the log to line `number` (centred, or at the top); its element, or null
+    // when the line is not held here.
+    reach(number, where) {
+      const k = number - this.first;
+      if (k < 0 || k >= this.lines.length) return null;
+      const index = Math.floor(k / BLOCK);
+      [index - 1, index, index + 1].forEach((i) => this.draw(i));
+      const line = this.element(k);
+      const above = where === "start" ? 0 : (this.box.clientHeight - line.offsetHeight) / 2;
+      this.box.scrollTop = line.offsetTop - above;
+      return line;
+    },
+
+    // reach(), and the page scrolled too when the line is out of the window.
+    reveal(number) {
+      const line = this.reach(number);
+      if (line) line.scrollIntoView({ block: "nearest" });
+      return line !== null;
+    },
+
+    setTarget(number) {
+      this.sheet.querySelectorAll(".line.target").forEach((line) => line.classList.remove("target"));
+      this.target = number;
+      const line = this.element(number - this.first);
+      if (line) line.classList.add("target");
+    },
+
+    /* ---- search -------------------------------------------------------------------- */
+
+    plain(k) {
+      if (this.plains[k] === undefined) this.plains[k] = ansi.plain(this.lines[k]).toLowerCase();
+      return this.plains[k];
+    },
+
+    // Finds `text` in every line held; the current match is the first at or after line
+    // `from` (and then the view stays), or after the view's top (and the view goes to it).
+    search(text, from) {
+      this.query = text.toLowerCase();
+      this.hits = [];
+      if (this.query) {
+        for (let k = 0; k < this.lines.length; k++) if (this.plain(k).includes(this.query)) this.hits.push(k);
+      }
+      const start = (from || this.lineAtTop() || this.first) - this.first;
+      const next = this.hits.findIndex((k) => k >= start);
+      this.hit = this.hits.length ? (next >= 0 ? next : 0) : -1;
+      this.redraw();
+      this.countHits();
+      if (this.hit >= 0 && !from) this.showHit();
+    },
+
+    step(by) {
+      if (!this.hits.length) return;
+      this.hit = (this.hit + by + this.hits.length) % this.hits.length;
+      this.countHits();
+      this.showHit();
+    },
+
+    showHit() {
+      this.setFollowing(false);
+      this.sheet.querySelectorAll(".line.current").forEach((line) => line.classList.remove("current"));
+      const k = this.hits[this.hit];
+      this.reveal(this.first + k);
+      const line = this.element(k);
+      if (line) line.classList.add("current");
+    },
+
+    countHits() {
+      const count = $("log-matches");
+      const some = this.hits.length > 0;
+      if (count) count.textContent = !this.query ? "" : some ? (this.hit + 1) + " of " + this.hits.length : "no match";
+      ["log-prev", "log-next"].forEach((role) => { const b = $(role); if (b) b.disabled = !some; });
+    },
+
+    /* ---- tools: search box, wrap, follow, line links --------------------------------- */
+
+    setUpTools() {
+      ["log-search-box", "log-wrap", "log-follow"].forEach((role) => { const t = $(role); if (t) t.hidden = false; });
+      const input = $("log-search");
+      let timer = 0;
+      input.addEventListener("input", () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => this.search(input.value.trim()), 120);
+      });
+      input.addEventListener("keydown", (event) => {
+        if (event.key === "Enter") {
+          event.preventDefault();
+          clearTimeout(timer);
+          if (input.value.trim().toLowerCase() !== this.query) this.search(input.value.trim());
+          else this.step(event.shiftKey ? -1 : 1);
+        } else if (event.key === "Escape") {
+          input.value = "";
+          this.search("");
+        }
+      });
+      $("log-next").addEventListener("click", () => this.step(1));
+      $("log-prev").addEventListener("click", () => this.step(-1));
+      const wrap = $("log-wrap");
+      this.setWrap(remembered(WRAP_KEY) !== "false");
+      wrap.addEventListener("click", () => this.setWrap(wrap.getAttribute("aria-pressed") !== "true"));
+      $("log-follow").addEventListener("click", () => this.setFollowing(!this.following));
+      // only a person scrolling up stops following (a block drawn above the view does not)
+      const stop = () => this.setFollowing(false);
+      this.box.addEventListener("wheel", (event) => { if (event.deltaY < 0) stop(); }, { passive: true });
+      this.box.addEventListener("keydown", (event) => { if (/^(ArrowUp|PageUp|Home)$/.test(event.key)) stop(); });
+      ["touchend", "mouseup"].forEach((kind) => this.box.addEventListener(kind, () => { if (!this.atBottom()) stop(); }));
+      this.box.addEventListener("click", (event) => this.onLineLink(event));
+      window.addEventListener("hashchange", () => {
+        const number = wanted();
+        if (number) { this.setTarget(number); this.setFollowing(false); this.reveal(number); }
+      });
+      document.addEventListener("keydown", (event) => {
+        const typing = /INPUT|TEXTAREA|SELECT/.test((event.target || {}).tagName || "");
+        if (event.key === "/" && !typing && !event.ctrlKey && !event.metaKey) { event.preventDefault(); input.focus(); }
+      });
+    },
+
+    setWrap(on) {
+      this.box.classList.toggle("wrap", on);
+      $("log-wrap").setAttribute("aria-pressed", String(on));
+      remember(WRAP_KEY, String(on));
+    },
+
+    setFollowing(on) {
+      this.following = on && this.running;
+      const button = $("log-follow");
+      if (button) button.setAttribute("aria-pressed", String(this.following));
+      if (this.following) this.toBottom();
+    },
+
+    onLineLink(event) {
+      // a line number: the address names this execution and line, and the line is marked
+      const link = event.target.closest("a.ln");
+      if (!link) return;
+      event.preventDefault();
+      const number = parseInt(link.closest(".line").dataset.n, 10);
+      const url = new URL(location.href);
+      if (this.execution) url.searchParams.set("execution", this.execution);
+      url.hash = "L" + number;
+      history.replaceState(null, "", url);
+      this.setTarget(number);
+      this.setFollowing(false);
+    },
+
+    /* ---- what ci-bot.js tells it ------------------------------------------------------ */
 
     onMessage(data) {
       if (!this.box || this.box.dataset.follow !== "true") return;
       if (data.restart || String(data.execution) !== String(this.execution)) {
         this.execution = String(data.execution);
         this.box.dataset.execution = this.execution;
-        this.box.replaceChildren(el("p", "muted log-empty", "Attempt started; waiting for output…"));
+        this.lines = [];
+        this.plains = [];
+        this.first = 1;
+        this.target = 0;
+        this.box.replaceChildren(this.sheet);
+        this.rebuild();
+        this.sheet.append(el("p", "muted log-empty", "Attempt started; waiting for output…"));
         this.updateDownload(data.execution);
-        const cut = document.querySelector('[data-role="log-cut"]');
-        if (cut) cut.hidden = true;
+        $("log-cut").hidden = true;
+        this.setRunning(true); // a new attempt: followed from its first line
+        if (this.query) this.search(this.query, 1);
       }
       this.append(data.lines);
       this.end = data.end;
     },
 
+    // The shown execution's state: "live" (and following) only while it runs.
+    setRunning(running) {
+      if (running && !this.running) this.setFollowing(true);
+      this.running = running;
+      if (!running) this.setFollowing(false);
+      const follow = $("log-follow");
+      if (follow) follow.disabled = !running;
+      this.showStatus();
+    },
+
+    setConnected(connected) {
+      this.connected = connected;
+      this.showStatus();
+    },
+
+    showStatus() {
+      const status = $("log-status");
+      if (!status) return;
+      status.textContent = !this.running ? "" : this.connected ? "● live" : "reconnecting…";
+      status.classList.toggle("live", this.running && this.connected);
+    },
+
+    say(text) {
+      const status = $("log-status");
+      if (status) status.textContent = text;
+    },
+
     updateDownload(execution) {
-      const link = document.querySelector('[data-role="log-download"]');
+      const link = $("log-download");
       if (!link) return;
       link.href = "/api/pipelines/" + document.body.dataset.pipeline + "/executions/" + execution + "/log.txt";
       link.hidden = false;
     },
 
-    status(text) {
-      const status = document.querySelector('[data-role="log-status"]');
-      if (status) status.textContent = text;
-    },
-
     position() {
       return "0." + (this.execution || 0) + "." + (this.end || 0);
     },
-
-    line: logLine, // one log line as an element (the tests use it)
   };
+
+  window.ciBotLog = view;
 })();

@@ -1,4 +1,5 @@
-"""The HTML pages: the pipeline list, a pipeline's tree, a node with its live log.
+"""The HTML pages: the pipeline list, a pipeline's tree (with its doc and artifacts),
+a node with its live log beside the tree.
 
 Pages are drawn on the server and kept live by ``static/ci-bot.js`` through the
 JSON API and its event stream; without JavaScript they still show everything
@@ -15,16 +16,22 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WebResponse
 
+from ci_bot.github.manual import EVENTS, known_repos
 from ci_bot.store.listing import list_pipelines, repositories
 from ci_bot.store.store import NotFound
+from ci_bot.store.views import pipeline_json
 from ci_bot.tree.states import State
 from ci_bot.web import auth
 from ci_bot.web.api import auth_user, list_arguments, new_command, readable_pipeline, summary
+from ci_bot.web.api_artifacts import artifacts_json
+from ci_bot.web.api_runs import is_operator
 from ci_bot.web.ui import views
 from ci_bot.web.ui.actions import ACTIONS, ActionRefused, perform
+from ci_bot.web.ui.applicable import node_actions, pipeline_actions
 from ci_bot.web.ui.markdown import render_doc
 from ci_bot.web.ui.nodes import node_json
 from ci_bot.web.ui.state import services
+from ci_bot.web.ui.timing import pipeline_times, times_of
 
 blueprint = Blueprint("pages", __name__)
 
@@ -47,44 +54,73 @@ def home() -> WebResponse:
 
 @blueprint.get("/pipelines")
 def pipelines() -> str:
-    args = request.args.to_dict()
-    wanted, page, per_page = list_arguments(args, auth_user())
-    found = list_pipelines(services().store, wanted, page, per_page)
-    pages = max(1, math.ceil(found.total / per_page))
-    rows = [summary(p, found) for p in found.pipelines]
-    for row, found_pipeline in zip(rows, found.pipelines, strict=True):
-        row["duration"] = views.pipeline_duration(found_pipeline)
-        row["counts"] = views.counts(row["exec_counts"])
     user = auth_user()
-    repos = [r for r in repositories(services().store) if auth.can_read(user, r)]
+    store = services().store
     return render_template(
         "pipelines.html",
-        rows=rows,
-        filters=wanted,
-        repos=repos,
-        states=[s.value for s in State],
-        state_totals=found.state_totals,
-        total=found.total,
-        page=page,
-        pages=pages,
-        page_url=lambda number: _with_page(args, number),
-        state_url=lambda state: _with_state(args, state),
+        repos=[r for r in repositories(store) if auth.can_read(user, r)],
+        runnable=known_repos(store) if is_operator(user) else [],
+        run_events=EVENTS,
+        **_listed(user),
     )
+
+
+@blueprint.get("/pipelines/rows")
+def pipeline_rows() -> str:
+    """The list's live part alone (state chips, rows, pages): what the page fetches
+    every few seconds to show new pipelines and changed states without a reload."""
+    return render_template("_pipeline_list.html", **_listed(auth_user()))
+
+
+def _listed(user: auth.User) -> dict[str, Any]:
+    """What the list's live part draws: one page of rows, with their times and counts."""
+    args = request.args.to_dict()
+    wanted, page, per_page = list_arguments(args, user)
+    found = list_pipelines(services().store, wanted, page, per_page)
+    rows = [summary(p, found) for p in found.pipelines]
+    for row, found_pipeline in zip(rows, found.pipelines, strict=True):
+        first_start, last_end = found.run_spans.get(found_pipeline.id, (None, None))
+        row["run"], row["wall"] = pipeline_times(found_pipeline, first_start, last_end).shown()
+        row["counts"] = views.counts(row["exec_counts"])
+    return {
+        "rows": rows,
+        "filters": wanted,
+        "states": [s.value for s in State],
+        "state_totals": found.state_totals,
+        "total": found.total,
+        "page": page,
+        "pages": max(1, math.ceil(found.total / per_page)),
+        "page_url": lambda number: _with_page(args, number),
+        "state_url": lambda state: _with_state(args, state),
+        "query": urlencode({k: v for k, v in args.items() if v}),
+    }
 
 
 @blueprint.get("/pipelines/<int:pipeline_id>")
 def pipeline(pipeline_id: int) -> str:
     found = readable_pipeline(pipeline_id)
     root, by_state = views.pipeline_tree(services(), pipeline_id)
+    doc = services().store.tree(pipeline_id).params.doc
     return render_template(
         "pipeline.html",
         pipeline=found,
         root=root,
         counts=views.counts(by_state),
-        duration=views.pipeline_duration(found),
+        times=times_of(found, services().store.executions(pipeline_id)),
         links=views.github_links(services(), found),
         can_write=auth.can_write(auth_user(), found.repo),
+        actions=pipeline_actions(pipeline_json(services().store, pipeline_id)),
+        doc=render_doc(doc) if doc else None,
+        artifacts=artifacts_json(pipeline_id),
+        origin=views.origin(services(), found),
     )
+
+
+@blueprint.get("/pipelines/<int:pipeline_id>/artifacts")
+def artifacts_card(pipeline_id: int) -> str:
+    """The artifacts card alone, which the pipeline page fetches again as nodes finish."""
+    found = readable_pipeline(pipeline_id)
+    return render_template("_artifacts.html", pipeline=found, artifacts=artifacts_json(pipeline_id))
 
 
 @blueprint.get("/pipelines/<int:pipeline_id>/nodes/<path:path>")
@@ -92,15 +128,20 @@ def node(pipeline_id: int, path: str) -> str:
     found = readable_pipeline(pipeline_id)
     item = node_json(services(), pipeline_id, path)
     shown = _shown_execution(item)
+    root, _ = views.pipeline_tree(services(), pipeline_id)
+    nodes = pipeline_json(services().store, pipeline_id)["nodes"]
     return render_template(
         "node.html",
         pipeline=found,
         node=item,
         shown=shown,
+        root=root,
         doc=render_doc(item["doc"]) if item["doc"] else None,
         icon=views.icon,
         links=views.github_links(services(), found),
         can_write=auth.can_write(auth_user(), found.repo),
+        actions=node_actions(nodes, item["path"]),
+        origin=views.origin(services(), found),
         crumbs=_crumbs(pipeline_id, item["path"]),
     )
 

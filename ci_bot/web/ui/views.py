@@ -1,5 +1,6 @@
 """What the pages draw, computed once in Python: the tree with states, icons,
-durations and attempts; the P/Q/R/D/E/S counts; links to GitHub."""
+durations and attempts; the P/Q/R/D/E/S counts; links to GitHub; where a pipeline
+came from and what *Rerun* would do with it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ci_bot.console import ICONS
+from ci_bot.engine.relaunch import has_snapshot
 from ci_bot.engine.scheduler import node_states
+from ci_bot.github.manual import BY_META, RERUN_META, rerun_of
 from ci_bot.services import Services
 from ci_bot.store.records import Execution, Pipeline
 from ci_bot.store.store import utcnow
@@ -117,12 +120,6 @@ def _iso(moment: datetime | None) -> str:
     return moment.isoformat(timespec="milliseconds") + "Z" if moment else ""
 
 
-def pipeline_duration(pipeline: Pipeline) -> str:
-    return format_duration(
-        ((pipeline.finished_at or utcnow()) - pipeline.created_at).total_seconds()
-    )
-
-
 @dataclass(frozen=True)
 class Links:
     repo: str | None
@@ -141,4 +138,32 @@ def github_links(services: Services, pipeline: Pipeline) -> Links:
         commit=f"{base}/commit/{pipeline.sha}" if pipeline.sha else None,
         pr=f"{base}/pull/{pipeline.pr}" if pipeline.pr.isdigit() else None,
         branch=f"{base}/tree/{pipeline.branch}" if pipeline.branch else None,
+    )
+
+
+@dataclass(frozen=True)
+class Origin:
+    started_by: str  # who started it by hand ("" when an event did)
+    rerun_of: int | None  # the pipeline it ran again
+    rerun: str  # what *Rerun* does, in words; "" when it cannot
+
+
+def origin(services: Services, pipeline: Pipeline) -> Origin:
+    meta = services.store.meta(pipeline.id)
+    again = rerun_of(services.store, pipeline, "")
+    if again is None:
+        rerun = "a new pipeline on the same files" if has_snapshot(pipeline) else ""
+    elif again.pr is not None:
+        rerun = f"a new pipeline on the newest commit of pull request #{again.pr}"
+    elif again.tag:
+        rerun = f"a new pipeline on tag {again.tag}"
+    elif again.sha:
+        rerun = "a new pipeline on the same commit"
+    else:
+        rerun = f"a new pipeline on the newest commit of {again.branch}"
+    previous = meta.get(RERUN_META)
+    return Origin(
+        started_by=str(meta.get(BY_META) or ""),
+        rerun_of=previous if isinstance(previous, int) else None,
+        rerun=rerun,
     )
