@@ -213,14 +213,27 @@ class Engine:
         for path in pick(tree, self.store.exec_states(pipeline.id), limits):
             if path in dying:
                 continue
-            execution = self.store.queue(
-                pipeline.id, path, str(log_dir(self.settings, pipeline.id))
+            group = execs[path][1].concurrency
+            execution = (
+                self._queue_in_group(pipeline, path, group)
+                if group
+                else self.store.queue(pipeline.id, path, str(log_dir(self.settings, pipeline.id)))
             )
+            if execution is None:
+                continue  # another engine took the group first
             spec = self._spec(pipeline, execution)
             if isinstance(spec, str):  # the node cannot run as configured: say why
                 self.store.finish(execution.id, State.ERROR, message=spec)
                 continue
             self._start(execution, spec, execs[path][1])
+
+    def _queue_in_group(self, pipeline: Pipeline, path: str, group: str) -> Execution | None:
+        """Queue ``path`` if its concurrency group is still free: checked and taken in
+        one step across every engine on the store (another may have just taken it)."""
+        with self.store.exclusive(f"group:{group}"):
+            if group in self._busy_groups():
+                return None
+            return self.store.queue(pipeline.id, path, str(log_dir(self.settings, pipeline.id)))
 
     def _busy_groups(self) -> frozenset[str]:
         """Concurrency groups with an Exec queued or running anywhere, in any engine."""

@@ -126,7 +126,9 @@ def _launch_once(
 ) -> str | Deferred:
     key = pipeline_key(event.repo, event.name, event.branch or event.tag, request.pr)
     once = f"{event.repo}|{event.name}|{event.branch or event.tag}|{event.sha}"
-    with bot.lock:
+    # One launch decision at a time for this key, in this process and in every other
+    # server on the same store (two servers may receive two pushes at once).
+    with bot.lock, bot.store.exclusive(f"launch:{key}"):
         if request.once_per_commit and bot.store.pipelines_with_meta("github_once", once):
             shutil.rmtree(source, ignore_errors=True)
             where = f"{event.branch or event.tag} at {event.sha[:12]}"

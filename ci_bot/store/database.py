@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Engine, create_engine, event, inspect
+from sqlalchemy import Column, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import Connection
 
 from ci_bot.store.tables import Base
@@ -14,6 +16,7 @@ from ci_bot.store.tables import Base
 logger = logging.getLogger(__name__)
 
 WRITE = "ci_bot_write"
+SCHEMA_LOCK = 0x63695F626F74  # "ci_bot": the advisory lock key for schema changes
 SQLITE_BUSY_MS = 30_000
 
 
@@ -25,9 +28,26 @@ def open_engine(url: str) -> Engine:
         _tune_sqlite(engine)
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    Base.metadata.create_all(engine)
-    add_missing_columns(engine)
+    with _schema_lock(engine):  # servers and workers starting at once on one database
+        Base.metadata.create_all(engine)
+        add_missing_columns(engine)
     return engine
+
+
+@contextmanager
+def _schema_lock(engine: Engine) -> Iterator[None]:
+    """On PostgreSQL, one process at a time makes or extends the schema (two making the
+    same table at once would fail on the second); SQLite's own locking suffices."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as connection:
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": SCHEMA_LOCK})
+        try:
+            yield
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": SCHEMA_LOCK})
+            connection.commit()
 
 
 def add_missing_columns(engine: Engine) -> list[str]:

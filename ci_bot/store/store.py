@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ci_bot.store.events import RunEventRecords
+from ci_bot.store.exclusive import ExclusiveRecords
 from ci_bot.store.integration import IntegrationRecords
 from ci_bot.store.leases import LeaseRecords
 from ci_bot.store.records import (
@@ -39,7 +40,13 @@ from ci_bot.tree.treejson import dumps, from_json
 
 
 class Store(
-    IntegrationRecords, UiRecords, LeaseRecords, RunEventRecords, SecretRecords, SharedRecords
+    IntegrationRecords,
+    UiRecords,
+    LeaseRecords,
+    RunEventRecords,
+    SecretRecords,
+    SharedRecords,
+    ExclusiveRecords,
 ):
     """Pipelines, nodes, executions and the control a person has over them.  The
     mixins add: deliveries, pipeline meta and reporter cursors (``IntegrationRecords``),
