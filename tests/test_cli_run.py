@@ -230,7 +230,7 @@ def test_skip_unskip_and_cancel_on_a_finished_pipeline(
         ("skip", "1", "/build"): "/build is done: only a node still pending can be skipped",
         ("skip", "1", "/deploy"): "/deploy is already skipped",
         ("unskip", "1", "/build"): "/build is not skipped",
-        ("skip", "1", "/nope"): "pipeline 1 has no node /nope",
+        ("skip", "1", "/nope"): "pipeline 1 has no node /nope (its nodes: `ci-bot show 1`)",
         ("cancel", "7"): "no pipeline 7",
     }
     for args, message in refusals.items():
