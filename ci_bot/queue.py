@@ -56,6 +56,10 @@ class InProcessQueue:
             thread.join(timeout)
         self._threads.clear()
 
+    def depth(self) -> int:
+        """Jobs submitted and not yet taken by a worker thread (for /metrics)."""
+        return self._jobs.qsize()
+
     def join(self) -> None:
         """Wait until every submitted job ran (tests, and a graceful shutdown)."""
         self._jobs.join()

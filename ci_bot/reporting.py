@@ -13,6 +13,7 @@ import logging
 import threading
 from typing import Protocol
 
+from ci_bot.metrics import reporter_error
 from ci_bot.store.records import RunEvent
 from ci_bot.store.store import Store
 
@@ -78,6 +79,7 @@ class ReporterHub:
             reporter.flush()
         except Exception:  # a reporter's outage must never stop the others
             logger.exception("reporter %s failed; it will be retried", reporter.name)
+            reporter_error(reporter.name)
 
     def _feed(self, reporter: Reporter) -> None:
         position = self.store.cursor(reporter.name)

@@ -26,6 +26,7 @@ from ci_bot.engine.artifacts import Artifacts, Job
 from ci_bot.engine.context import build_spec, log_dir
 from ci_bot.engine.scheduler import Limits, pick
 from ci_bot.executors.base import DONE, WORKER_ERROR, ExecResult, ExecSpec, Executor
+from ci_bot.metrics import observe_execution
 from ci_bot.secrets.source import SecretSource, as_source
 from ci_bot.settings import Settings
 from ci_bot.store.records import Execution, Pipeline
@@ -98,6 +99,11 @@ class Engine:
         """Drive every unfinished pipeline in a background thread (``ci-bot serve``)."""
         self._thread = threading.Thread(target=self._serve, name="ci-bot-engine", daemon=True)
         self._thread.start()
+
+    @property
+    def is_running(self) -> bool:
+        """Whether ``start`` made it drive pipelines in the background (and it still does)."""
+        return self._thread is not None and self._thread.is_alive()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop driving; idle pipelines' leases are handed back at once.  Containers
@@ -283,6 +289,7 @@ class Engine:
                 reused_from=reused.execution_id if reused else None,
                 reuse_key=offered,
             )
+            self._count(execution.id)
         except Exception:
             logger.exception("execution %s of %s failed to finish", execution.id, execution.path)
             self._finish_after_a_bug(execution)
@@ -291,6 +298,13 @@ class Engine:
                 self._running.pop(execution.id, None)
                 self._killed.discard(execution.id)
             self._wake.set()
+
+    def _count(self, execution_id: int) -> None:
+        """The run's durations for /metrics; a failed read costs a sample, never the node."""
+        try:
+            observe_execution(self.store.execution(execution_id))
+        except Exception:
+            logger.exception("execution %s was not counted in the metrics", execution_id)
 
     def _finish_after_a_bug(self, execution: Execution) -> None:
         """A bug in the bot must not leave a node running forever: it ends worker_error."""

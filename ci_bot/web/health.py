@@ -5,7 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy import text
 
+from ci_bot.web.metrics import metrics_text
+
 blueprint = Blueprint("health", __name__)
+TEXT_FORMAT = "text/plain; version=0.0.4; charset=utf-8"  # what every Prometheus reads
 
 
 @blueprint.get("/healthz")
@@ -23,19 +26,6 @@ def healthz() -> Response:
 
 @blueprint.get("/metrics")
 def metrics() -> Response:
-    services = current_app.extensions["ci_bot"]
-    counts: dict[str, int] = {}
-    for pipeline in services.store.pipelines(limit=1000):
-        counts[pipeline.state.value] = counts.get(pipeline.state.value, 0) + 1
-    lines = [
-        "# HELP ci_bot_pipelines Recent pipelines (last 1000) by state.",
-        "# TYPE ci_bot_pipelines gauge",
-        *(
-            f'ci_bot_pipelines{{state="{state}"}} {count}'
-            for state, count in sorted(counts.items())
-        ),
-        "# HELP ci_bot_executions_active Executions queued or running.",
-        "# TYPE ci_bot_executions_active gauge",
-        f"ci_bot_executions_active {len(services.store.active_executions())}",
-    ]
-    return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")
+    """Prometheus text (``metrics.py``); like the API, it wants a token (``auth.py``)."""
+    text = metrics_text(current_app, current_app.extensions["ci_bot"])
+    return Response(text, content_type=TEXT_FORMAT)

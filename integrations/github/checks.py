@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ci_bot.errors import IntegrationError
+from ci_bot.metrics import reporter_error
 from ci_bot.settings import Settings
 from ci_bot.store.records import RunEvent
 from ci_bot.store.store import NotFound, Store
@@ -112,6 +113,7 @@ class ChecksReporter:
 
     def _failed(self, pipeline_id: int, error: IntegrationError) -> bool:
         """Log the failure; True when retrying cannot help (the pipeline is dropped)."""
+        reporter_error(self.name)
         status = getattr(error, "status", None)
         if status is None or (400 <= status < 500 and status not in (403, 429)):
             logger.warning(

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ci_bot.executors.logs import parse_timestamp, tail
+from ci_bot.metrics import reporter_error
 from ci_bot.secrets.masking import SecretValues
 from ci_bot.settings import Settings
 from ci_bot.store.records import Execution, Pipeline, RunEvent
@@ -115,14 +116,17 @@ class SlackReporter:
                 return True
             done = self._sync(pipeline_id, current)
         except RetryLater as wait:
+            reporter_error(self.name)
             self._back_off(wait.seconds)
             return False
         except Refused as refused:
+            reporter_error(self.name)
             self._give_up(pipeline_id, refused.error)
             return True
         except NotFound:
             return True
         except Exception:  # a bug here must not stall the other pipelines' messages
+            reporter_error(self.name)
             logger.exception(
                 "pipeline %s: Slack update failed; retried on its next event", pipeline_id
             )

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from ci_bot.executors.fake import FakeExecutor
 from ci_bot.store.store import Store
@@ -17,6 +18,7 @@ from tests.github.conftest import Bot, MakeBot
 from tests.github.support import PUBLIC_URL, official, pr_payload
 from tests.gitrepos import git, make_bare_remote, work_tree
 
+ERRORS = "ci_bot_reporter_errors_total"
 CONFIG = """\
 [pr]
 pipeline = "ci"
@@ -155,6 +157,7 @@ def test_github_outages_are_retried_and_never_change_the_result(
     reporter.retry_base = 0.0  # the test's flushes come faster than the reporter's backoff
     fake_github.fail("POST", r"/check-runs$", 502, times=2)  # retried within one flush
     fake_github.fail("PATCH", r"/check-runs/\d+$", 500, times=8)  # down for two flushes
+    errors_before = REGISTRY.get_sample_value(ERRORS, {"reporter": reporter.name}) or 0.0
     pipeline_id = run_pr(bot, fixtures_dir, url, sha)
     assert bot.store.pipeline(pipeline_id).state.value == "done"
     assert fake_github.latest("ci/lint").status == "queued"  # the updates all failed so far
@@ -167,6 +170,8 @@ def test_github_outages_are_retried_and_never_change_the_result(
         "ci/docs": "skipped",
     }
     assert len([c for c in fake_github.calls_to("PATCH", "/check-runs/") if c.status == 500]) == 8
+    # each flush GitHub failed is one reporter error on /metrics (the 502s were retried away)
+    assert REGISTRY.get_sample_value(ERRORS, {"reporter": reporter.name}) == errors_before + 2
 
 
 def test_updates_are_coalesced_and_the_final_one_always_sent(

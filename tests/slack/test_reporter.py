@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from ci_bot.engine.context import log_dir
 from ci_bot.engine.launch import launch_local
@@ -34,6 +35,7 @@ from integrations.slack.reporter import SlackReporter
 from tests.fakes.slack import FakeSlack, Message
 from tests.slack.support import TOKEN, ManualClock, all_text, header_of, slack_settings
 
+ERRORS = "ci_bot_reporter_errors_total"  # on /metrics
 PUSH = Event("push", branch="main", repo="acme/app")
 
 
@@ -264,6 +266,7 @@ def test_a_429_storm_pauses_every_call_for_retry_after_and_the_end_arrives_in_or
     rig.report()
     rig.run(pipeline_id)
     rig.fake.fail_next(4, status=429, retry_after=3)
+    errors_before = REGISTRY.get_sample_value(ERRORS, {"reporter": "slack"}) or 0.0
 
     call_times: list[float] = []
     for _ in range(20):
@@ -277,6 +280,7 @@ def test_a_429_storm_pauses_every_call_for_retry_after_and_the_end_arrives_in_or
     assert header_of(rig.message()).endswith("failed")
     assert [line.split(":")[1] for line in rig.thread()] == ["arrow_forward", "x", "x"]
     assert rig.thread()[-1].startswith(":x: Finished")
+    assert REGISTRY.get_sample_value(ERRORS, {"reporter": "slack"}) == errors_before + 4
 
 
 def test_slack_down_never_fails_a_build_and_the_message_catches_up(
