@@ -16,14 +16,14 @@ import click
 
 from ci_bot.cli_common import check_event, node_or_fail, services
 from ci_bot.console import ICONS
-from ci_bot.store.listing import PipelineFilter
+from ci_bot.store.listing import PipelineFilter, PipelinePage
 from ci_bot.store.listing import list_pipelines as page_of_pipelines
 from ci_bot.store.records import Execution, Pipeline
 from ci_bot.store.store import Store
 from ci_bot.store.views import iso_time, pipeline_header
 from ci_bot.text import printable
-from ci_bot.tree.durations import format_duration
 from ci_bot.tree.states import State
+from ci_bot.web.ui.timing import PipelineTimes, pipeline_times
 
 FOLLOW_SECONDS = 0.2
 
@@ -81,7 +81,11 @@ def list_pipelines(
     found = page_of_pipelines(svc.store, wanted, page, limit)
     if as_json:
         pipelines = [
-            {**pipeline_header(p), "exec_counts": found.exec_counts.get(p.id, {})}
+            {
+                **pipeline_header(p),
+                **_times(p, found).json(),
+                "exec_counts": found.exec_counts.get(p.id, {}),
+            }
             for p in found.pipelines
         ]
         body = {"pipelines": pipelines, "page": page, "per_page": limit, "total": found.total}
@@ -91,7 +95,7 @@ def list_pipelines(
         filtered = wanted != PipelineFilter()
         click.echo("no pipelines match" if filtered else "no pipelines yet: `ci-bot run DIR`")
         return
-    rows = [_row(p, found.exec_counts.get(p.id, {})) for p in found.pipelines]
+    rows = [_row(p, found.exec_counts.get(p.id, {}), _times(p, found)) for p in found.pipelines]
     for line in _columns([LIST_HEADER, *rows]):
         click.echo(printable(line))
     shown_to = (page - 1) * limit + len(rows)
@@ -102,13 +106,19 @@ def list_pipelines(
 LIST_HEADER = ["ID", "STATE", "REPO", "EVENT", "REF", "COMMIT", "STARTED", "TOOK", "NODES"]
 
 
-def _row(pipeline: Pipeline, counts: dict[str, int]) -> list[str]:
+def _times(pipeline: Pipeline, found: PipelinePage) -> PipelineTimes:
+    """Run time and wall time, as the web UI's list reckons them."""
+    first_start, last_end = found.run_spans.get(pipeline.id, (None, None))
+    return pipeline_times(pipeline, first_start, last_end)
+
+
+def _row(pipeline: Pipeline, counts: dict[str, int], times: PipelineTimes) -> list[str]:
     ref = pipeline.branch or pipeline.tag
     if pipeline.pr:
         ref = f"#{pipeline.pr} {ref}".strip()
     commit = pipeline.sha[:12] + (" (dirty)" if pipeline.dirty else "")
-    end = pipeline.finished_at
-    took = format_duration((end - pipeline.created_at).total_seconds()) if end else "…"
+    ran, wall = times.shown()  # wall: "" when it reads the same
+    took = f"{ran or '–'} ({wall} wall)" if wall else ran
     nodes = " ".join(f"{count}{ICONS[State(name)]}" for name, count in sorted(counts.items()))
     return [
         str(pipeline.id),

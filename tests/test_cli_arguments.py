@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -168,6 +169,9 @@ def test_list_filters_as_the_ui_does_and_marks_dirty_trees(data_dir: Path, three
     listed = json.loads(cli(data_dir, "list", "--json").output)["pipelines"]
     assert [p["dirty"] for p in listed] == [True, False, False]
     assert listed[1]["exec_counts"] == {"error": 1, "pending": 2}
+    # times as the UI reckons them: no execution started, so no run time; wall time counts
+    assert listed[2]["duration_seconds"] is None and listed[2]["wall_seconds"] >= 0
+    assert re.search(r"  – \(\d+s wall\)", lines[3]), lines[3]
 
 
 def test_show_without_an_id_shows_the_latest_pipelines(data_dir: Path, three: Store) -> None:
