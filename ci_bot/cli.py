@@ -157,6 +157,7 @@ def _register_pipeline_commands() -> None:
     from ci_bot import cli_pipelines as commands
     from ci_bot.cli_artifacts import artifacts
     from ci_bot.cli_browse import list_pipelines, log
+    from ci_bot.cli_db import db
     from ci_bot.cli_debug import debug
     from ci_bot.cli_rerun import rerun
     from ci_bot.cli_secrets import secrets
@@ -185,6 +186,7 @@ def _register_pipeline_commands() -> None:
         api,
         secrets,
         worker,
+        db,
     ):
         main.add_command(command)
 

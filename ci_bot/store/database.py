@@ -8,10 +8,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Engine, create_engine, event, inspect, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection
-
-from ci_bot.store.tables import Base
 
 logger = logging.getLogger(__name__)
 
@@ -29,8 +27,9 @@ def open_engine(url: str) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True)
     with _schema_lock(engine):  # servers and workers starting at once on one database
-        Base.metadata.create_all(engine)
-        add_missing_columns(engine)
+        from ci_bot.store.migrate import upgrade  # Alembic: only when a store opens
+
+        upgrade(engine)
     return engine
 
 
@@ -48,46 +47,6 @@ def _schema_lock(engine: Engine) -> Iterator[None]:
         finally:
             connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": SCHEMA_LOCK})
             connection.commit()
-
-
-def add_missing_columns(engine: Engine) -> list[str]:
-    """Columns a newer ci-bot added to an existing table, added in place.
-
-    ``create_all`` makes missing tables but leaves existing ones alone, so a data
-    dir made by an older version would fail on its first insert.  New columns are
-    always additive with a default, which every database can add without a rewrite.
-    """
-    existing = inspect(engine)
-    added = []
-    with engine.begin() as connection:
-        for table in Base.metadata.sorted_tables:
-            if not existing.has_table(table.name):
-                continue
-            present = {column["name"] for column in existing.get_columns(table.name)}
-            for column in table.columns:
-                if column.name in present:
-                    continue
-                connection.exec_driver_sql(_add_column_sql(engine, table.name, column))
-                added.append(f"{table.name}.{column.name}")
-    if added:
-        logger.info("database schema: added %s", ", ".join(added))
-    return added
-
-
-def _add_column_sql(engine: Engine, table: str, column: Column[Any]) -> str:
-    kind = column.type.compile(dialect=engine.dialect)
-    default = column.default.arg if column.default is not None else None  # type: ignore[attr-defined]
-    if isinstance(default, bool):
-        literal = "1" if default else "0"
-        if engine.dialect.name == "postgresql":
-            literal = "true" if default else "false"
-        return f"ALTER TABLE {table} ADD COLUMN {column.name} {kind} NOT NULL DEFAULT {literal}"
-    if isinstance(default, int | float):
-        return f"ALTER TABLE {table} ADD COLUMN {column.name} {kind} NOT NULL DEFAULT {default}"
-    if isinstance(default, str):
-        quoted = default.replace("'", "''")
-        return f"ALTER TABLE {table} ADD COLUMN {column.name} {kind} NOT NULL DEFAULT '{quoted}'"
-    return f"ALTER TABLE {table} ADD COLUMN {column.name} {kind}"  # nullable
 
 
 def _tune_sqlite(engine: Engine) -> None:

@@ -1,69 +1,131 @@
-"""A data dir made by an older ci-bot keeps working: new columns are added in place."""
+"""A store made by an older ci-bot keeps working: Alembic brings it to this version's
+schema in place, on SQLite and on PostgreSQL, and `ci-bot db upgrade` says so.
+
+The baseline (``ci_bot/store/migrations/baseline``) is the schema the release before
+migrations made; a database made from it, with rows in it, stands for a user's."""
 
 from __future__ import annotations
 
-import sqlite3
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import create_engine
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
-from ci_bot.store.database import add_missing_columns, open_engine
+from ci_bot.store.migrate import MIGRATIONS, current, head
 from ci_bot.store.records import CommandChange
 from ci_bot.store.store import Store
+from ci_bot.store.tables import Base
 from ci_bot.tree.states import State
-from tests.pipelines import create_pipeline
+from tests.conftest import POSTGRES_URL, require
+from tests.containers import ci_bot_command
+
+BASELINE = MIGRATIONS / "baseline"
+TREE = '{"name": "/", "type": "serial", "children": [{"name": "a", "type": "exec", "run": "a"}]}'
+ROWS = [
+    "INSERT INTO pipelines (repo, event, branch, base_branch, tag, pr, sha, author, title, "
+    "entry, config_file, tree_json, source_dir, state, cancel_requested, trusted, created_at) "
+    f"VALUES ('acme/app', 'push', 'main', '', '', '', 'abc', '', 'first', '[push]', "
+    f"'conducto.cfg', '{TREE}', '', 'done', false, true, '2026-01-01 00:00:00')",
+    "INSERT INTO nodes (pipeline_id, path, type, state, skip, skip_reason, message, failures) "
+    "VALUES (1, '/', 'serial', 'done', false, '', '', 0), "
+    "(1, '/a', 'exec', 'done', false, '', '', 0)",
+    "INSERT INTO executions (pipeline_id, path, attempt, state, exit_code, message, "
+    "log_path, kill_requested, created_at) "
+    "VALUES (1, '/a', 1, 'done', 0, '', '', false, '2026-01-01 00:00:00')",
+    "INSERT INTO ui_tokens (name, token_hash, created_at) "
+    "VALUES ('old', 'feedbeef', '2026-01-01 00:00:00')",
+]
 
 
-def test_an_older_pipelines_table_gains_the_new_columns(tmp_path: Path) -> None:
-    path = tmp_path / "old.sqlite"
-    with sqlite3.connect(path) as old:  # the table as the first release made it
-        old.execute(
-            "CREATE TABLE pipelines (id INTEGER PRIMARY KEY, repo VARCHAR(200), "
-            "event VARCHAR(40), branch VARCHAR(255), base_branch VARCHAR(255), "
-            "tag VARCHAR(255), pr VARCHAR(20), sha VARCHAR(64), author VARCHAR(255), "
-            "title TEXT, entry VARCHAR(200), config_file VARCHAR(255), tree_json TEXT, "
-            "source_dir TEXT, state VARCHAR(20), cancel_requested BOOLEAN, "
-            "lease_owner VARCHAR(200), lease_until DATETIME, created_at DATETIME, "
-            "finished_at DATETIME)"
-        )
-        old.execute(
-            "INSERT INTO pipelines (repo, event, branch, base_branch, tag, pr, sha, author, "
-            "title, entry, config_file, tree_json, source_dir, state, cancel_requested, "
-            "created_at) VALUES ('r', 'push', 'main', '', '', '', '', '', '', '', '', "
-            '\'{"name": "/", "type": "serial", "children": '
-            '[{"name": "a", "type": "exec", "run": "a"}]}\', \'\', \'done\', 0, '
-            "'2026-01-01 00:00:00')"
-        )
-    store = Store(f"sqlite:///{path}")  # opening it adds what is missing
-    pipeline = store.pipeline(1)
-    assert pipeline.trusted is True, "an old pipeline counts as trusted, as it was built"
-    assert pipeline.dirty is False, "an old pipeline ran its commit as far as anyone knows"
-    assert pipeline.state is State.DONE
-    assert add_missing_columns(open_engine(f"sqlite:///{path}")) == [], "idempotent"
-
-
-def test_older_nodes_and_executions_tables_gain_the_command_change_columns(
-    tmp_path: Path,
-) -> None:
-    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
-    Store(url).close()
-    new_columns = ["command_by", "command_old", "command_new"]
-    with sqlite3.connect(tmp_path / "old.sqlite") as old:  # as a version before `reset --run`
-        for table in ("nodes", "executions"):
-            for column in new_columns:
-                old.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
-
+def older_store(url: str) -> None:
+    """A store as the release before migrations left it, with a pipeline that ran."""
     engine = create_engine(url)
-    added = add_missing_columns(engine)  # what opening the store does first
+    dialect = "postgresql" if engine.dialect.name == "postgresql" else "sqlite"
+    with engine.begin() as connection:
+        for statement in (BASELINE / f"{dialect}.sql").read_text().split(";\n"):
+            if statement.strip():
+                connection.execute(text(statement))
+        for row in ROWS:
+            connection.execute(text(row))
     engine.dispose()
 
-    assert sorted(added) == sorted(f"{t}.{c}" for t in ("nodes", "executions") for c in new_columns)
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ci-bot.sqlite'}"
+        return
+    require(bool(POSTGRES_URL), "no PostgreSQL: set TEST_POSTGRES_URL (make postgres does)")
+    name = f"ci_bot_migrate_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+def db_upgrade(url: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CI_BOT_")}
+    env.update(CI_BOT_DATABASE_URL=url, CI_BOT_DATA_DIR=str(tmp_path / "data"))
+    return subprocess.run(
+        [*ci_bot_command(), "db", "upgrade"], env=env, capture_output=True, text=True, check=False
+    )
+
+
+def test_an_older_store_is_upgraded_in_place_and_keeps_its_pipelines(
+    url: str, tmp_path: Path
+) -> None:
+    older_store(url)
+
+    upgraded = db_upgrade(url, tmp_path)
+    again = db_upgrade(url, tmp_path)
+
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert upgraded.stdout == f"the store went from revision unversioned to {head()}\n"
+    assert again.stdout == f"the store is at revision {head()} already\n"
     store = Store(url)
-    pipeline_id = create_pipeline(
-        store, '[pipeline.main]\nimage = "x"\n[pipeline.main.a]\nrun = "a"'
-    )
-    store.reset(pipeline_id, "/a", actor="alice", run="b")
-    assert store.queue(pipeline_id, "/a", "/logs").command_change == CommandChange(
-        "alice", "a", "b"
-    )
+    pipeline = store.pipeline(1)
+    assert (pipeline.repo, pipeline.state, pipeline.dirty) == ("acme/app", State.DONE, False)
+    assert [e.state for e in store.executions(1)] == [State.DONE]
+    assert store.executions(1)[0].worker is None
+    store.reset(1, "/a", actor="alice", run="b")  # a feature the baseline had no column for
+    assert store.queue(1, "/a", "/logs").command_change == CommandChange("alice", "a", "b")
     store.close()
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        role = connection.execute(text("SELECT role FROM ui_tokens WHERE name = 'old'")).scalar()
+    engine.dispose()
+    assert role == "operator"
+
+
+def test_the_upgraded_schema_is_the_tables_schema(url: str) -> None:
+    older_store(url)
+    Store(url).close()  # opening upgrades
+
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        revision = current(connection)
+    engine.dispose()
+
+    assert differences == [], "a change to tables.py needs a revision in migrations/versions"
+    assert revision == head()
+
+
+def test_a_new_store_is_made_at_the_newest_revision(url: str) -> None:
+    Store(url).close()
+
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        assert current(connection) == head()
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+    engine.dispose()
