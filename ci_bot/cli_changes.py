@@ -2,7 +2,8 @@
 
 ``--changed FILE`` (repeatable) names the changed files outright, no git needed:
 ``plan --changed services/a/app.py`` shows which nodes ``changed("…")`` keeps.
-Without it, nothing is known, so every file counts as changed and nothing is skipped.
+``run --base REF`` asks git what differs between REF and the work tree.  Without
+either, nothing is known, so every file counts as changed and nothing is skipped.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
+from ci_bot.history import work_tree_changes
 from ci_bot.tree.changes import ChangeSet
 from ci_bot.tree.paths import directories_of
 
@@ -27,6 +29,13 @@ changed_option = click.option(
     help='A file that changed, relative to the repository (repeat it; --changed "" for '
     "none): what changed(…) in filters and `when` sees. Default: every file.",
 )
+base_option = click.option(
+    "--base",
+    default="",
+    metavar="REF",
+    help="Measure the changes from this commit (a sha, branch or tag) to the working tree: "
+    "what changed(…) sees and $CI_CHANGED_FILES lists. Default: every file changed.",
+)
 
 
 def given_changes(changed: tuple[str, ...]) -> ChangeSet | None:
@@ -34,6 +43,18 @@ def given_changes(changed: tuple[str, ...]) -> ChangeSet | None:
     if not changed:
         return None
     return ChangeSet.of("", (path.strip().strip("/") for path in changed if path.strip()))
+
+
+def run_changes(repo_dir: Path, base: str, changed: tuple[str, ...]) -> ChangeSet | None:
+    """What ``run`` was told changed: ``--base`` asks git, ``--changed`` says it."""
+    if base and changed:
+        raise click.UsageError("give --base or --changed, not both")
+    if base:
+        changes = work_tree_changes(repo_dir, base)
+        if changes.files is None:
+            raise click.ClickException(f"--base {base}: {changes.no_base}")
+        return changes
+    return given_changes(changed)
 
 
 def directories_near(config_file: Path) -> list[str]:

@@ -9,6 +9,7 @@ pipeline, it kills the containers itself.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import click
 
+from ci_bot.cli_changes import base_option, changed_option, run_changes
 from ci_bot.cli_common import (
     actor,
     check_event,
@@ -66,12 +68,16 @@ CANCEL_ANSWER_SECONDS = 0.8
     default=None,
     help="cron: the minute (UTC) a schedule fires; only entries that fire then match.",
 )
+@base_option
+@changed_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 def run(
     repo_dir: Path,
     event_name: str,
     cron_minute: datetime | None,
     as_json: bool,
+    base: str,
+    changed: tuple[str, ...],
     **values: str,
 ) -> None:
     """Run a repository's pipeline now, here, with a live tree; exit 0 done, 1 error.
@@ -83,6 +89,9 @@ def run(
     # --sha names the commit to run; the event's sha is then that commit's full id
     sha = values.pop("sha")
     event = event_from(event_name, values, cron_minute)
+    changes = run_changes(repo_dir, base, changed)
+    if changes is not None:
+        event = dataclasses.replace(event, changes=changes)
     pipeline_id = launch_or_fail(svc, repo_dir, event, at=sha)
     drive(svc, pipeline_id, as_json)
 

@@ -4,9 +4,10 @@ Each repository gets one bare mirror under a root directory: created on first
 use, fetched incrementally (with prune) afterwards, locked per repository across
 threads and processes.  Everything read for a build — ``conducto.cfg``, the file
 list, the tree written out for a container — is read from the mirror *at the
-commit*, never from a default branch.  A clone URL may carry a token: it is given
-to git per command, never written to the mirror, and shown as ``***`` in every log
-line and error.  ``local_snapshot`` and ``local_head`` serve ``ci-bot run DIR``.
+commit*, never from a default branch (``history.py`` reads its history).  A clone
+URL may carry a token: it is given to git per command, never written to the mirror,
+and shown as ``***`` in every log line and error.  ``local_snapshot`` and
+``local_head`` serve ``ci-bot run DIR``.
 """
 
 from __future__ import annotations
@@ -23,12 +24,16 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 import git
 
 from ci_bot.errors import CiBotError
 from ci_bot.tree.config import CONFIG_FILES
+
+if TYPE_CHECKING:
+    from ci_bot.history import History
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +75,7 @@ def mask(text: str, url: str = "") -> str:
     )
 
 
-def _git(cwd: Path, *args: str, failed: str, hint: str, url: str = "") -> str:
+def run_git(cwd: Path, *args: str, failed: str, hint: str, url: str = "") -> str:
     """Run one git command; its stdout, or GitError('<failed>: <git's words>. <hint>')."""
     level = logging.INFO if args[0] in ("fetch", "ls-remote", "init") else logging.DEBUG
     logger.log(level, "git %s (in %s)", mask(" ".join(args), url), cwd)
@@ -128,7 +133,7 @@ class Mirrors:
         # Built aside and renamed into place, so a failed first fetch leaves no half mirror.
         partial = path.with_name(path.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)  # a crash's leftover; we hold the lock
-        _git(self.root, "init", "--bare", "--quiet", str(partial), failed="git init", hint="")
+        run_git(self.root, "init", "--bare", "--quiet", str(partial), failed="git init", hint="")
         (partial / "info").mkdir(exist_ok=True)
         (partial / "info" / "attributes").write_text(_ATTRIBUTES)
         try:
@@ -143,24 +148,24 @@ class Mirrors:
         # By URL, not a configured remote: the token never lands in the mirror's config.
         args = ("fetch", "--prune", "--quiet", "--no-write-fetch-head", "--", url, *refspecs)
         failed = f"could not fetch {repo} from {url}"
-        _git(path, *args, failed=failed, hint=_FETCH_HINT, url=url)
+        run_git(path, *args, failed=failed, hint=_FETCH_HINT, url=url)
 
     def _set_head(self, path: Path, repo: str, url: str) -> None:
         failed = f"could not read the default branch of {repo} from {url}"
-        out = _git(
+        out = run_git(
             path, "ls-remote", "--symref", "--", url, "HEAD", failed=failed, hint="", url=url
         )
         for line in out.splitlines():
             if line.startswith("ref: refs/heads/"):
                 branch = line[len("ref: ") :].split("\t")[0]
-                _git(path, "symbolic-ref", "HEAD", branch, failed="git symbolic-ref", hint="")
+                run_git(path, "symbolic-ref", "HEAD", branch, failed="git symbolic-ref", hint="")
 
     def resolve(self, repo: str, ref: str) -> str:
         """The commit sha that ``ref`` (a branch, tag, ref or sha) names in the mirror."""
         path = self._existing(repo)
         if not ref or ref.startswith("-"):
             raise GitError(f"{ref!r} is not a git ref or commit sha")
-        return _git(
+        return run_git(
             path,
             *("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"),
             failed=f"{ref} is not a commit in the mirror of {repo}",
@@ -225,7 +230,7 @@ class Mirrors:
     def paths_at(self, repo: str, sha: str) -> set[str]:
         """Every file path (symlinks included, submodules not) at commit ``sha``."""
         full = self.resolve(repo, sha)
-        out = _git(
+        out = run_git(
             self._existing(repo),
             *("ls-tree", "-r", "-z", full),
             failed=f"could not list the files of {repo} at {full[:12]}",
@@ -233,6 +238,12 @@ class Mirrors:
         )
         entries = (entry.split("\t", 1) for entry in out.split("\0") if entry)
         return {path for meta, path in entries if meta.split(" ")[1] == "blob"}
+
+    def history(self, repo: str) -> History:
+        """The mirror's history of ``repo``: bases, changed files, a ``.git`` for a workspace."""
+        from ci_bot.history import History
+
+        return History(self._existing(repo), repo)
 
     def _existing(self, repo: str) -> Path:
         path = self.mirror_path(repo)

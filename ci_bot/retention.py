@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ci_bot.background import Periodic
 from ci_bot.engine.context import pipeline_dir
+from ci_bot.engine.launch_facts import facts_dir
 from ci_bot.settings import Settings
 from ci_bot.store.records import Pipeline
 from ci_bot.store.store import Store, utcnow
@@ -40,7 +41,7 @@ def archive_old(store: Store, settings: Settings, now: datetime | None = None) -
 def _remove_files(settings: Settings, pipeline: Pipeline) -> None:
     paths = [pipeline_dir(settings, pipeline.id)]
     if pipeline.source_dir:
-        paths.append(Path(pipeline.source_dir))
+        paths += [Path(pipeline.source_dir), facts_dir(Path(pipeline.source_dir))]
     data_dir = settings.data_dir.resolve()
     for path in paths:
         if path.resolve().is_relative_to(data_dir):  # only what lies in the data dir is ours

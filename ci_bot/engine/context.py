@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from ci_bot.engine import launch_facts
 from ci_bot.engine.trust import REFUSED, privileges_of
 from ci_bot.errors import SecretError
 from ci_bot.executors.base import ExecSpec
@@ -45,8 +46,9 @@ def _safe(name: str) -> str:
 
 
 def context_env(pipeline: Pipeline, path: str) -> dict[str, str]:
-    """The CI_* variables of contract §3."""
+    """The CI_* variables of contract §3 (CI_BASE_SHA and CI_CHANGED_FILES: launch_facts)."""
     return {
+        **launch_facts.change_env(Path(pipeline.source_dir)),
         "CI": "true",
         "CI_BOT": "1",
         "CI_EVENT": pipeline.event,
@@ -111,6 +113,9 @@ def build_spec(
         image=image,
         command=command,
         source_dir=Path(pipeline.source_dir),
+        workspace_extras=launch_facts.workspace_extras(
+            Path(pipeline.source_dir), int(resolved.git_depth)
+        ),
         data_dir=base / "data",
         cache_dir=cache_dir_of(settings, pipeline),
         log_path=Path(execution.log_path),

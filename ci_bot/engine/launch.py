@@ -12,22 +12,27 @@ import logging
 import uuid
 from pathlib import Path
 
+from ci_bot.engine import launch_facts
 from ci_bot.errors import CiBotError, ConfigError, ConfigProblem
 from ci_bot.executors.base import DONE, ExecSpec, Executor
 from ci_bot.executors.logs import tail
 from ci_bot.git import Commit, local_head, local_snapshot
+from ci_bot.history import History
 from ci_bot.local_repo import export_commit, is_dirty
 from ci_bot.settings import Settings
 from ci_bot.store.records import NewPipeline
 from ci_bot.store.store import Store
 from ci_bot.tree.config import CONFIG_FILES, EventEntry, parse_config
 from ci_bot.tree.nodes import Node
-from ci_bot.tree.select import Event, NoMatch, apply_when, select
+from ci_bot.tree.params import PARAMS
+from ci_bot.tree.paths import directories_of
+from ci_bot.tree.select import Event, NoMatch, prepare, select
 from ci_bot.tree.treejson import dumps, from_json
 
 logger = logging.getLogger(__name__)
 
 GENERATED_TREE = ".ci-bot-tree.json"
+GENERATOR_GIT_DEPTH: int = PARAMS["git_depth"].default  # a generator's /workspace/.git
 # The directory a local run was launched from: where `ci-bot rerun --at REF` finds REF.
 LOCAL_DIR_META = "local_repo_dir"
 
@@ -57,7 +62,10 @@ def launch_local(
         commit = local_head(repo_dir)
         dirty = commit is not None and is_dirty(repo_dir)
     event = _complete(event, repo_dir.resolve().name, commit)
-    pipeline_id = launch(store, settings, executor, source, event, commit, dirty=dirty)
+    history = History.of_work_tree(repo_dir)  # the nodes' .git
+    pipeline_id = launch(
+        store, settings, executor, source, event, commit, dirty=dirty, history=history
+    )
     store.set_meta(pipeline_id, LOCAL_DIR_META, str(repo_dir.resolve()))
     return pipeline_id
 
@@ -72,23 +80,30 @@ def launch(
     *,
     trusted: bool = True,
     dirty: bool = False,
+    history: History | None = None,
 ) -> int:
     """Store the pipeline that ``event`` selects from the config in ``source``;
     ``trusted=False`` (a pull request from a fork) means its Execs get no secrets;
-    ``dirty``: ``source`` has uncommitted changes on top of ``commit``."""
+    ``dirty``: ``source`` has uncommitted changes on top of ``commit``; ``history``
+    (the repository's, when there is one) gives the nodes their ``.git``."""
     config_file = next((name for name in CONFIG_FILES if (source / name).is_file()), None)
     if config_file is None:
         raise NoPipeline(f"no {' or '.join(CONFIG_FILES)} at the root of the repository")
     config = parse_config((source / config_file).read_text(encoding="utf-8"), file=config_file)
-    plan = select(config, event)
+    files = launch_facts.source_files(source)
+    directories = directories_of(files)
+    plan = select(config, event, directories)
     if isinstance(plan, NoMatch):
         raise NoPipeline(plan.explain())
     tree, skipped = plan.tree, dict(plan.skipped)
+    launch_facts.record_changes(source, plan.changes, files)
     if tree is None:
+        launch_facts.record_history(source, history, event, [GENERATOR_GIT_DEPTH])
         generated = generate_tree(
             settings, executor, plan.entry, event, source, config_file, trusted=trusted
         )
-        tree, skipped = apply_when(generated, event)
+        tree, skipped = prepare(generated, event, plan.changes, directories)
+    launch_facts.record_history(source, history, event, launch_facts.exec_depths(tree))
     new = NewPipeline(
         repo=event.repo,
         event=event.name,
@@ -120,7 +135,8 @@ def generate_tree(
     trusted: bool = True,
 ) -> Node:
     """Run the entry's ``command`` at the commit; what it prints is the tree.  A fork's
-    generator gets no registry credentials, and the limits every node gets."""
+    generator gets no registry credentials, and the limits every node gets; like a node,
+    it sees what changed (``$CI_CHANGED_FILES``) and a ``.git``."""
     work = settings.data_dir / "generate" / uuid.uuid4().hex
     (work / "data").mkdir(parents=True)
     env = {f"CI_{name.upper()}": value for name, value in event.values().items()}
@@ -136,7 +152,8 @@ def generate_tree(
         data_dir=work / "data",
         cache_dir=work / "cache",
         log_path=work / "generate.log",
-        env={"CI": "true", "CI_BOT": "1", **env},
+        env={"CI": "true", "CI_BOT": "1", **env, **launch_facts.change_env(source)},
+        workspace_extras=launch_facts.workspace_extras(source, GENERATOR_GIT_DEPTH),
         mem_bytes=settings.default_mem,
         pids_limit=settings.default_pids,
         log_limit=settings.log_limit,

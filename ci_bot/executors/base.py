@@ -60,6 +60,9 @@ class ExecSpec:
     build: BuildSpec | None = None  # when set, ``image`` is its tag (builds.build_tag)
     services: tuple[Service, ...] = ()  # sidecars started before, removed after
     trusted: bool = True  # the operator's registry credentials may be used for this run
+    # More files for the workspace image, as (path here, path in the container): the
+    # commit's history at /workspace/.git, the changed files at /ci/changed-files.
+    workspace_extras: tuple[tuple[Path, str], ...] = ()
     pids_limit: int | None = None  # None: the executor's own default
     log_limit: int | None = None  # bytes of output kept in the log; None: all of it
     runs_on: tuple[str, ...] = ()  # scaled out: only a worker with these labels runs it

@@ -170,7 +170,12 @@ class DockerExecutor:
             try:
                 self._provide_image(client, spec, log)
                 image_id = self._workspaces.image_for(
-                    client, spec.pipeline_id, spec.image, spec.source_dir, spec.bot_id
+                    client,
+                    spec.pipeline_id,
+                    spec.image,
+                    spec.source_dir,
+                    spec.bot_id,
+                    spec.workspace_extras,
                 )
                 if sidecars is not None:
                     sidecars.start()
@@ -235,7 +240,12 @@ class DockerExecutor:
         try:
             self._provide_image(client, spec, log)
             image_id = self._workspaces.image_for(
-                client, spec.pipeline_id, spec.image, spec.source_dir, spec.bot_id
+                client,
+                spec.pipeline_id,
+                spec.image,
+                spec.source_dir,
+                spec.bot_id,
+                spec.workspace_extras,
             )
             if sidecars is not None:
                 sidecars.start()

@@ -5,7 +5,9 @@ The source goes into the top layer of a derived image: a container is created
 and the container is committed with ``WORKDIR /workspace``. There is no
 Dockerfile and no FROM, so nothing here can pull. Every Exec container of the
 pipeline then gets its own copy-on-write /workspace for free: a node deleting
-files never affects another, and a reset node starts clean.
+files never affects another, and a reset node starts clean.  The same layer
+carries the spec's ``workspace_extras`` (the commit's ``.git`` at a node's
+``git_depth``, ``/ci/changed-files``), so they cost one build, not one per node.
 
 Derived images are named after (pipeline, image), so an executor started after a
 crash finds the ones already built; they carry the ``ci-bot.pipeline`` label and
@@ -36,10 +38,16 @@ REPOSITORY = "ci-bot-workspace"
 LABEL_BASE_IMAGE = "ci-bot.workspace-of"
 
 
-def derived_image_name(pipeline_id: str, image: str, bot_id: str = "", source: str = "") -> str:
-    """The deterministic name of the workspace image for (bot, pipeline, image, source):
-    another bot's pipeline with the same id never gets this one's checkout."""
+Extras = tuple[tuple[Path, str], ...]  # (path here, path in the container)
+
+
+def derived_image_name(
+    pipeline_id: str, image: str, bot_id: str = "", source: str = "", extras: Extras = ()
+) -> str:
+    """The deterministic name of the workspace image for (bot, pipeline, image, source,
+    extras): another bot's pipeline with the same id never gets this one's checkout."""
     key = f"{bot_id}\0{pipeline_id}\0{image}\0{source}"
+    key += "".join(f"\0{here}\0{there}" for here, there in extras)
     return f"{REPOSITORY}:{hashlib.sha256(key.encode()).hexdigest()[:24]}"
 
 
@@ -48,21 +56,28 @@ class WorkspaceImages:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._building: dict[tuple[str, str], threading.Lock] = {}
+        self._building: dict[tuple[str, str, Extras], threading.Lock] = {}
 
     def image_for(
-        self, client: DockerClient, pipeline_id: str, image: str, source: Path, bot_id: str = ""
+        self,
+        client: DockerClient,
+        pipeline_id: str,
+        image: str,
+        source: Path,
+        bot_id: str = "",
+        extras: Extras = (),
     ) -> str:
         """The id of the derived image, built first if the engine does not have it."""
         with self._lock:
-            key_lock = self._building.setdefault((pipeline_id, image), threading.Lock())
+            key = (pipeline_id, image, extras)
+            key_lock = self._building.setdefault(key, threading.Lock())
         with key_lock:
-            name = derived_image_name(pipeline_id, image, bot_id, str(source))
+            name = derived_image_name(pipeline_id, image, bot_id, str(source), extras)
             try:
                 logger.debug("docker images.get %s", name)
                 return str(client.images.get(name).id)
             except ImageNotFound:
-                return self._build(client, pipeline_id, image, source, name, bot_id)
+                return self._build(client, pipeline_id, image, (source, extras), name, bot_id)
 
     def release(self, client: DockerClient, pipeline_id: str, bot_id: str = "") -> None:
         """Remove the pipeline's derived images (a running container keeps its layers)."""
@@ -88,10 +103,11 @@ class WorkspaceImages:
         client: DockerClient,
         pipeline_id: str,
         image: str,
-        source: Path,
+        files: tuple[Path, Extras],
         name: str,
         bot_id: str,
     ) -> str:
+        source, extras = files
         if not source.is_dir():
             raise ExecutorError(f"the source directory {source} does not exist")
         try:
@@ -107,7 +123,7 @@ class WorkspaceImages:
         builder = client.containers.create(str(base.id), command=["true"], labels=labels)
         try:
             with tempfile.TemporaryFile() as archive:
-                _write_tar(source, archive, owner)
+                _write_tar(source, archive, owner, extras)
                 archive.seek(0)
                 logger.debug("docker put_archive %s -> %s", source, builder.id)
                 builder.put_archive("/", archive)
@@ -130,8 +146,11 @@ def _owner(user: str) -> tuple[int, int]:
     return 0, 0
 
 
-def _write_tar(source: Path, archive: IO[bytes], owner: tuple[int, int]) -> None:
-    """``source`` as ``workspace/…`` owned by ``owner``; the top directory is world-readable."""
+def _write_tar(
+    source: Path, archive: IO[bytes], owner: tuple[int, int], extras: Extras = ()
+) -> None:
+    """``source`` as ``workspace/…`` and each extra at its path, owned by ``owner``; the top
+    directories are world-readable."""
 
     def chown(info: tarfile.TarInfo) -> tarfile.TarInfo:
         info.uid, info.gid = owner
@@ -142,3 +161,18 @@ def _write_tar(source: Path, archive: IO[bytes], owner: tuple[int, int]) -> None
 
     with tarfile.open(fileobj=archive, mode="w") as tar:
         tar.add(source, arcname=WORKSPACE.lstrip("/"), filter=chown)
+        for here, there in extras:
+            _add_parents(tar, there)
+            tar.add(here, arcname=there.lstrip("/"), filter=chown)
+
+
+def _add_parents(tar: tarfile.TarFile, path: str) -> None:
+    """Directories above an extra that the archive lacks (``/ci``), root's and 0755: the
+    engine mounts $CI_DATA and $CI_CACHE in there."""
+    parts = path.strip("/").split("/")[:-1]
+    for end in range(1, len(parts) + 1):
+        name = "/".join(parts[:end])
+        if name not in tar.getnames():
+            info = tarfile.TarInfo(name)
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(info)

@@ -60,6 +60,7 @@ class RefEvent:
     is_tag: bool
     sha: str  # "" when it must be resolved (create, delete)
     author: str
+    before: str = ""  # a push's previous head: what its changes are measured from
 
 
 @dataclass(frozen=True)
@@ -179,10 +180,11 @@ def _push(p: _Payload) -> Work | Ignored:
     deleted = bool(p.optional("deleted", bool)) or after == ZERO_SHA
     created = bool(p.optional("created", bool))
     author = p.optional("pusher.name") or p.optional("sender.login") or ""
+    before = p.sha("before") if p.optional("before") else ""
     if ref.startswith("refs/heads/"):
         name = "delete-branch" if deleted else "push"
         branch = ref.removeprefix("refs/heads/")
-        return RefEvent(repo, name, branch, False, "" if deleted else after, author)
+        return RefEvent(repo, name, branch, False, "" if deleted else after, author, before)
     if ref.startswith("refs/tags/"):
         tag = ref.removeprefix("refs/tags/")
         if deleted:

@@ -18,9 +18,11 @@ from typing import Any
 
 from ci_bot.engine.launch import NoPipeline, launch
 from ci_bot.errors import ConfigError, IntegrationError
+from ci_bot.github.bases import changes_since_base
 from ci_bot.github.bot import GitHubBot
 from ci_bot.github.duplicates import KEY_META, active_pipelines, decide, pipeline_key
 from ci_bot.github.events import PullRequest, RefEvent, Repo
+from ci_bot.history import History
 from ci_bot.tree.config import Duplicate, parse_config
 from ci_bot.tree.select import Event, NoMatch, select
 from integrations.github.config_checks import report_config_error, report_no_pipeline
@@ -48,6 +50,7 @@ class LaunchRequest:
     trusted: bool = True
     once_per_commit: bool = False  # create/delete arrive as both push and create/delete events
     delivery: str = ""
+    before: str = ""  # a push's previous head (changes_since_base)
 
 
 def request_for_ref(event: RefEvent, delivery: str) -> LaunchRequest:
@@ -69,6 +72,7 @@ def request_for_ref(event: RefEvent, delivery: str) -> LaunchRequest:
         ref=resolve,
         once_per_commit=event.name != "push",
         delivery=delivery,
+        before=event.before,
     )
 
 
@@ -98,7 +102,10 @@ def launch_request(bot: GitHubBot, request: LaunchRequest) -> str | Deferred:
     name = request.repo.full_name
     bot.mirrors.fetch(name, bot.clone_url(request.repo), request.refs)
     sha = bot.mirrors.resolve(name, request.event.sha or request.ref)
+    history = bot.mirrors.history(name)
     event = dataclasses.replace(request.event, sha=sha)
+    changes = changes_since_base(history, event, request.before, request.repo.default_branch)
+    event = dataclasses.replace(event, changes=changes)
     found = bot.mirrors.read_config(name, sha)
     if found is None:
         return _no_pipeline(bot, request, sha, "no conducto.cfg at the root of the repository")
@@ -112,7 +119,7 @@ def launch_request(bot: GitHubBot, request: LaunchRequest) -> str | Deferred:
     source = bot.settings.data_dir / "sources" / uuid.uuid4().hex
     bot.mirrors.materialize(name, sha, source)
     try:
-        return _launch_once(bot, request, event, source, plan.entry.duplicate)
+        return _launch_once(bot, request, event, source, plan.entry.duplicate, history)
     except ConfigError as error:  # a generated tree that failed
         shutil.rmtree(source, ignore_errors=True)
         return _config_error(bot, request, sha, config_file, error)
@@ -122,7 +129,12 @@ def launch_request(bot: GitHubBot, request: LaunchRequest) -> str | Deferred:
 
 
 def _launch_once(
-    bot: GitHubBot, request: LaunchRequest, event: Event, source: Path, policy: Duplicate
+    bot: GitHubBot,
+    request: LaunchRequest,
+    event: Event,
+    source: Path,
+    policy: Duplicate,
+    history: History,
 ) -> str | Deferred:
     key = pipeline_key(event.repo, event.name, event.branch or event.tag, request.pr)
     once = f"{event.repo}|{event.name}|{event.branch or event.tag}|{event.sha}"
@@ -142,7 +154,14 @@ def _launch_once(
         commit = bot.mirrors.commit(event.repo, event.sha)
         store, settings, executor = bot.store, bot.settings, bot.services.executor
         pipeline_id = launch(
-            store, settings, executor, source, event, commit, trusted=request.trusted
+            store,
+            settings,
+            executor,
+            source,
+            event,
+            commit,
+            trusted=request.trusted,
+            history=history,
         )
         _remember(bot, pipeline_id, request, event, key, once)
     bot.services.engine.wake()

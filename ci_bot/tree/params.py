@@ -431,6 +431,13 @@ PARAMS: dict[str, ParamSpec] = {
             read_dir_glob,
             inherited=False,
         ),
+        ParamSpec(
+            "git_depth",
+            "int, 0 = full history",
+            "How many commits of history /workspace/.git carries.",
+            _read_int(0),
+            default=50,
+        ),
     )
 }
 
@@ -469,6 +476,7 @@ class Params:
     doc: str | None = None
     matrix: Matrix | None = None
     for_each: str | None = None
+    git_depth: int | None = None
 
     def items(self) -> list[tuple[str, Any]]:
         """The parameters set on this node, in table order."""

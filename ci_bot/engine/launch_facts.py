@@ -1,0 +1,120 @@
+"""What a pipeline was launched with besides its files, kept beside its source snapshot.
+
+At launch, ``<source>.facts/`` records what the commit's history says, while the
+mirror is at hand: what changed since the base (``CI_BASE_SHA`` and the list
+behind ``$CI_CHANGED_FILES``) and a ``.git`` for each ``git_depth`` the Execs
+use.  Nodes get them through ``build_spec``: the env, and files added to the workspace
+image (``/workspace/.git``, ``/ci/changed-files``) — once per pipeline and
+image, so every node starts from the same pristine copy at no cost per node.
+Retention removes the directory with the snapshot.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from ci_bot.history import History
+from ci_bot.tree.changes import ChangeSet
+from ci_bot.tree.nodes import Node, walk
+from ci_bot.tree.select import Event
+
+logger = logging.getLogger(__name__)
+
+SUFFIX = ".facts"
+CHANGED_FILES = "/ci/changed-files"  # $CI_CHANGED_FILES inside every container
+GIT_DIR = "/workspace/.git"
+_CHANGES, _LIST = "changes.json", "changed-files"
+
+
+def facts_dir(source: Path) -> Path:
+    return source.with_name(source.name + SUFFIX)
+
+
+def source_files(source: Path) -> list[str]:
+    """Every file (and link) of the snapshot, relative to its root, sorted."""
+    found = []
+    for directory, _, names in os.walk(source):
+        relative = Path(directory).relative_to(source)
+        found += [(relative / name).as_posix() for name in names]
+    return sorted(found)
+
+
+# --- at launch ------------------------------------------------------------------------------
+
+
+def record_changes(source: Path, changes: ChangeSet, files: Iterable[str]) -> None:
+    """Write the change set; without a base, every file of the commit is listed."""
+    facts = facts_dir(source)
+    facts.mkdir(exist_ok=True)
+    document = {
+        "base_sha": changes.base_sha,
+        "files": None if changes.files is None else list(changes.files),
+        "no_base": changes.no_base,
+        "everything": changes.everything,
+    }
+    (facts / _CHANGES).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    listed = files if changes.files is None else changes.files
+    (facts / _LIST).write_text("".join(f"{path}\n" for path in listed), encoding="utf-8")
+
+
+def record_history(
+    source: Path, history: History | None, event: Event, depths: Iterable[int]
+) -> None:
+    """Write a ``.git`` for each depth not written yet."""
+    if history is None or not event.sha:
+        return  # a directory that is no repository: its nodes get no .git
+    facts = facts_dir(source)
+    facts.mkdir(exist_ok=True)
+    for depth in sorted(set(depths)):
+        dest = facts / f"git-{depth}"
+        if not dest.exists():
+            history.write_git_dir(event.sha, dest, depth, branch=event.branch, tag=event.tag)
+
+
+def exec_depths(tree: Node) -> set[int]:
+    """The ``git_depth`` of every Exec of ``tree``."""
+    return {int(resolved.git_depth) for _, node, resolved in walk(tree) if node.is_exec}
+
+
+# --- when a node runs ---------------------------------------------------------------------------
+
+
+def change_env(source_dir: Path) -> dict[str, str]:
+    """``CI_BASE_SHA`` and ``CI_CHANGED_FILES`` for a node ({} for a pipeline without facts)."""
+    changes = _read_json(_facts_of(source_dir) / _CHANGES)
+    if changes is None:
+        return {}
+    return {"CI_BASE_SHA": str(changes.get("base_sha") or ""), "CI_CHANGED_FILES": CHANGED_FILES}
+
+
+def workspace_extras(source_dir: Path, depth: int) -> tuple[tuple[Path, str], ...]:
+    """(file on the bot's machine, path in the container) to add to the workspace image."""
+    facts = _facts_of(source_dir)
+    extras = []
+    if (facts / f"git-{depth}").is_dir():
+        extras.append((facts / f"git-{depth}", GIT_DIR))
+    if (facts / _LIST).is_file():
+        extras.append((facts / _LIST, CHANGED_FILES))
+    return tuple(extras)
+
+
+def _facts_of(source_dir: Path) -> Path:
+    """The facts of a pipeline's snapshot; a pipeline without one (its source_dir is "")
+    has none: the path given cannot exist."""
+    return facts_dir(source_dir) if source_dir.name else source_dir / SUFFIX / "none"
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:
+        logger.warning("cannot read %s: %s", path, error)
+        return None
+    return document if isinstance(document, dict) else None
