@@ -8,6 +8,8 @@ from pathlib import Path
 from flask.testing import FlaskClient
 
 from ci_bot.executors.sidecars import service_log_path
+from ci_bot.store.shared import Claim
+from ci_bot.tree.states import State
 from tests.pipelines import create_pipeline
 from tests.web.conftest import Bot, record_run
 
@@ -47,3 +49,16 @@ def test_only_kept_service_logs_are_served(bot: Bot, client: FlaskClient) -> Non
 
     for name in ("db", "..%2F..%2Fsecret", "DB", "x" * 80):
         assert client.get(f"{base}/{name}.log").status_code == 404, name
+
+
+def test_the_worker_that_ran_an_execution_is_shown(bot: Bot, client: FlaskClient) -> None:
+    pipeline_id = create_pipeline(bot.store, TREE)
+    run = record_run(bot, pipeline_id, "/test", ["tests passed"], finish=False)
+    assert bot.store.claim_execution(run.id, "gpu-host-1#a1b2c3", 8) is Claim.CLAIMED
+    bot.store.finish(run.id, State.DONE, exit_code=0)
+
+    node = client.get(f"/api/pipelines/{pipeline_id}/nodes/test").get_json()
+    page = client.get(f"/pipelines/{pipeline_id}/nodes/test").get_data(as_text=True)
+
+    assert node["executions"][0]["worker"] == "gpu-host-1#a1b2c3"
+    assert '<span class="worker" data-role="worker">gpu-host-1#a1b2c3</span>' in page
