@@ -5,6 +5,7 @@ CiBotError                 base: a sentence a person can act on, never a traceba
 ├── WebhookError           a delivery we refuse (bad signature, malformed body)
 ├── ExecutorError          the container infrastructure failed (image missing, daemon gone)
 ├── SigningError           a node's `sign` could not be done (no key, nothing matched)
+├── ReleaseError           a node's `release` could not be published (nothing matched, GitHub)
 ├── SecretError            the secret store refused or cannot decrypt (short value, wrong key)
 └── IntegrationError       GitHub or Slack answered with an error
 """
@@ -55,6 +56,10 @@ class ExecutorError(CiBotError):
 
 class SigningError(CiBotError):
     """Signing a node's artifacts failed; the node ends in error with this sentence."""
+
+
+class ReleaseError(CiBotError):
+    """Publishing a node's release failed; the node ends in error with this sentence."""
 
 
 class SecretError(CiBotError):

@@ -1,20 +1,22 @@
-"""What happens around an Exec's run: ``reuse`` and ``sign`` (design doc §2).
+"""What happens around an Exec's run: ``reuse``, ``sign`` and ``release`` (design doc §2).
 
 Before a run, an earlier result may stand in for it (``reuse.py``); after a run
-that ended done, its outputs are saved for later runs and the files ``sign``
-names are signed (``signing.py``).  The engine calls the three public methods
-and stays about scheduling.
+that ended done, its outputs are saved for later runs, the files ``sign`` names
+are signed (``signing.py``) and those ``release`` names published
+(``releases.py``).  The engine calls the three public methods and stays about
+scheduling.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
-from ci_bot.engine import signing
+from ci_bot.engine import launch_facts, releases, signing
 from ci_bot.engine.reuse import ReuseCache, Reused
 from ci_bot.engine.trust import REFUSED, privileges_of
-from ci_bot.errors import SigningError
+from ci_bot.errors import ReleaseError, SigningError
 from ci_bot.executors.base import DONE, ERROR, ExecResult, ExecSpec, Executor
 from ci_bot.executors.logs import LogWriter
 from ci_bot.settings import Settings
@@ -42,6 +44,7 @@ class Artifacts:
     def __init__(self, settings: Settings, store: Store, executor: Executor) -> None:
         self.settings = settings
         self.cache = ReuseCache(settings, store, executor)
+        self.publisher: releases.Publisher | None = None  # GitHub's, when the bot has it
 
     def reuse_key(self, job: Job) -> str:
         """The run's reuse key; "" without ``reuse``, and for pull requests from forks,
@@ -68,6 +71,8 @@ class Artifacts:
         offered under ("" when they are not: reused, not saved, or signing failed)."""
         saved = self._save_outputs(job, key) if reused is None else ""
         result = self._sign(job, reused, result)
+        if result.state == DONE:
+            result = self._publish(job, result)
         if saved and result.state != DONE:
             self.cache.discard(saved, job.execution.id)
             saved = ""
@@ -100,6 +105,30 @@ class Artifacts:
             message = str(error) if isinstance(error, SigningError) else f"sign: {error}"
             _note(job.spec, message)
             return ExecResult(ERROR, result.exit_code, message, result.container_id)
+        return result
+
+    def _publish(self, job: Job, result: ExecResult) -> ExecResult:
+        """Publish what ``release`` names; a failure turns the done result into an error."""
+        spec, pipeline = job.resolved.release, job.pipeline
+        if spec is None:
+            return result
+        refused = releases.refusal(pipeline)
+        if refused is not None:
+            _note(job.spec, refused)
+            return result
+        try:
+            history = launch_facts.release_history(Path(pipeline.source_dir))
+            release = releases.prepare(
+                pipeline, job.spec.data_dir, spec, history, job.execution.path
+            )
+            if self.publisher is None:
+                raise ReleaseError(releases.NO_PUBLISHER)
+            where = self.publisher.publish(pipeline, release)
+        except ReleaseError as error:
+            _note(job.spec, str(error))
+            return ExecResult(ERROR, result.exit_code, str(error), result.container_id)
+        names = ", ".join(asset.name for asset in release.assets)
+        _note(job.spec, f"released {release.tag}: {names} ({where})")
         return result
 
 

@@ -62,7 +62,7 @@ def launch_local(
         commit = local_head(repo_dir)
         dirty = commit is not None and is_dirty(repo_dir)
     event = _complete(event, repo_dir.resolve().name, commit)
-    history = History.of_work_tree(repo_dir)  # the nodes' .git
+    history = History.of_work_tree(repo_dir)  # the nodes' .git, a tag's release notes
     pipeline_id = launch(
         store, settings, executor, source, event, commit, dirty=dirty, history=history
     )

@@ -2,8 +2,9 @@
 
 At launch, ``<source>.facts/`` records what the commit's history says, while the
 mirror is at hand: what changed since the base (``CI_BASE_SHA`` and the list
-behind ``$CI_CHANGED_FILES``) and a ``.git`` for each ``git_depth`` the Execs
-use.  Nodes get them through ``build_spec``: the env, and files added to the workspace
+behind ``$CI_CHANGED_FILES``), a ``.git`` for each ``git_depth`` the Execs use,
+and for a tag the commits since the previous one (its release notes).  Nodes
+get them through ``build_spec``: the env, and files added to the workspace
 image (``/workspace/.git``, ``/ci/changed-files``) — once per pipeline and
 image, so every node starts from the same pristine copy at no cost per node.
 Retention removes the directory with the snapshot.
@@ -15,9 +16,11 @@ import json
 import logging
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ci_bot.git import Commit
 from ci_bot.history import History
 from ci_bot.tree.changes import ChangeSet
 from ci_bot.tree.nodes import Node, walk
@@ -28,7 +31,16 @@ logger = logging.getLogger(__name__)
 SUFFIX = ".facts"
 CHANGED_FILES = "/ci/changed-files"  # $CI_CHANGED_FILES inside every container
 GIT_DIR = "/workspace/.git"
-_CHANGES, _LIST = "changes.json", "changed-files"
+_CHANGES, _LIST, _RELEASE = "changes.json", "changed-files", "release.json"
+
+
+@dataclass(frozen=True)
+class ReleaseHistory:
+    """What a tag's release notes are written from."""
+
+    tag: str
+    previous_tag: str | None
+    commits: tuple[Commit, ...]
 
 
 def facts_dir(source: Path) -> Path:
@@ -65,7 +77,7 @@ def record_changes(source: Path, changes: ChangeSet, files: Iterable[str]) -> No
 def record_history(
     source: Path, history: History | None, event: Event, depths: Iterable[int]
 ) -> None:
-    """Write a ``.git`` for each depth not written yet."""
+    """Write a ``.git`` for each depth not written yet, and a tag's release history."""
     if history is None or not event.sha:
         return  # a directory that is no repository: its nodes get no .git
     facts = facts_dir(source)
@@ -74,6 +86,19 @@ def record_history(
         dest = facts / f"git-{depth}"
         if not dest.exists():
             history.write_git_dir(event.sha, dest, depth, branch=event.branch, tag=event.tag)
+    if event.tag and not (facts / _RELEASE).exists():
+        _record_release(facts, history, event)
+
+
+def _record_release(facts: Path, history: History, event: Event) -> None:
+    previous = history.previous_tag(event.sha)
+    commits = history.commits(previous, event.sha)
+    document = {
+        "tag": event.tag,
+        "previous_tag": previous,
+        "commits": [{"sha": c.sha, "title": c.title, "author": c.author} for c in commits],
+    }
+    (facts / _RELEASE).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
 
 
 def exec_depths(tree: Node) -> set[int]:
@@ -101,6 +126,18 @@ def workspace_extras(source_dir: Path, depth: int) -> tuple[tuple[Path, str], ..
     if (facts / _LIST).is_file():
         extras.append((facts / _LIST, CHANGED_FILES))
     return tuple(extras)
+
+
+def release_history(source_dir: Path) -> ReleaseHistory | None:
+    document = _read_json(_facts_of(source_dir) / _RELEASE)
+    if document is None:
+        return None
+    commits = tuple(
+        Commit(sha=str(c["sha"]), message=str(c["title"]), author=str(c["author"]))
+        for c in document.get("commits", [])
+    )
+    previous = document.get("previous_tag")
+    return ReleaseHistory(str(document["tag"]), str(previous) if previous else None, commits)
 
 
 def _facts_of(source_dir: Path) -> Path:

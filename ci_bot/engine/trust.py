@@ -15,6 +15,7 @@ is a stranger's, so nothing of the operator's may reach it:
 | signing with the bot's key         | yes   | no              |
 | reuse (taking or offering outputs) | yes   | no              |
 | passing a gate (unskip)            | yes   | no              |
+| publishing a release (`release`)   | yes   | no              |
 
 The engine, the executor's spec, the artifacts step, the controls and the CLI
 all ask :func:`privileges_of`; none decides on its own.
@@ -43,16 +44,18 @@ class Privileges:
     signing: bool
     reuse: bool
     gates: bool
+    releases: bool
 
 
-OWNER = Privileges(Trust.OWNER, True, True, True, True, True, True, True)
-FORK = Privileges(Trust.FORK, False, False, False, False, False, False, False)
+OWNER = Privileges(Trust.OWNER, True, True, True, True, True, True, True, True)
+FORK = Privileges(Trust.FORK, False, False, False, False, False, False, False, False)
 
 REFUSED = {
     "secrets": "secrets are never given to pull requests from forks",
     "docker_socket": "the Docker socket is never given to pull requests from forks",
     "signing": "not signed: a fork's pipeline never uses the bot's signing key",
     "gates": "a fork's pipeline never passes a gate: start an owner's pipeline to release",
+    "releases": "release: not published: a fork's pipeline never publishes a release",
 }
 
 

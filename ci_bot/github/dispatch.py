@@ -141,6 +141,7 @@ def attach_github(services: Services) -> GitHubBot:
     from ci_bot.secrets.source import as_source
     from integrations.github.api import make_api
     from integrations.github.checks import ChecksReporter
+    from integrations.github.releases import GitHubReleases
 
     api = make_api(services.settings)
     mask = make_mask(as_source(services.engine.secrets))
@@ -151,4 +152,9 @@ def attach_github(services: Services) -> GitHubBot:
     services.background.append(cron.CronTrigger(bot, JOB))
     if api is not None:
         services.reporters.append(ChecksReporter(services.store, services.settings, api, mask=mask))
+        settings, store = services.settings, services.store
+        # `release` nodes publish through it; without an App or token they fail, saying so.
+        services.engine.artifacts.publisher = GitHubReleases(
+            settings.github_api_url, api.tokens, store, mask
+        )
     return bot

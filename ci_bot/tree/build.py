@@ -59,7 +59,7 @@ def is_child_table(key: str, value: Any) -> bool:
     unless the parameter itself takes a table (``env``, ``reuse``, ``build``, ``services``)."""
     if not isinstance(value, Mapping):
         return False
-    if key == "build":  # `[pipeline.ci.build]` is most often a stage named build
+    if key in ("build", "release"):  # `[pipeline.ci.build]` is most often a stage named so
         return _looks_like_node(value)
     if key == "matrix":  # every value of a matrix is a list; a stage has `run` or tables
         return not all(isinstance(item, list) for item in value.values())

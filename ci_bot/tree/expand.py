@@ -182,6 +182,7 @@ def expand(node: Node, variants: Sequence[Variant]) -> Node:
         params,
         image=None if image_varies else params.image,
         when=None if when_varies else params.when,
+        release=None,
     )
     copies = tuple(_copy(node, variant, image_varies, when_varies) for variant in variants)
     return Node(name=node.name, type=NodeType.PARALLEL, params=group, children=copies)
@@ -194,6 +195,7 @@ def _copy(node: Node, variant: Variant, image_varies: bool, when_varies: bool) -
         image=fill(params.image, variant.values) if image_varies and params.image else None,
         when=when,
         env=dict(variant.env),
+        release=params.release,
     )
     children = tuple(_filled(child, variant.values) for child in node.children)
     return Node(

@@ -25,6 +25,7 @@ from ci_bot.tree.durations import format_duration, parse_duration
 from ci_bot.tree.filters import Filter, parse_filter
 from ci_bot.tree.matrix import Matrix, read_matrix, write_matrix
 from ci_bot.tree.paths import check_pattern
+from ci_bot.tree.release import ReleaseSpec, read_release, write_release
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MEM = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?", re.IGNORECASE)
@@ -438,6 +439,16 @@ PARAMS: dict[str, ParamSpec] = {
             _read_int(0),
             default=50,
         ),
+        ParamSpec(
+            "release",
+            'list of globs, or {files = [globs], notes = "FILE"}',
+            "On a create-tag pipeline, after success, publish the matching $CI_DATA files "
+            "with their signatures and provenance to the tag's GitHub Release; never for forks.",
+            read_release,
+            write=write_release,
+            inherited=False,
+            takes_table=True,
+        ),
     )
 }
 
@@ -477,6 +488,7 @@ class Params:
     matrix: Matrix | None = None
     for_each: str | None = None
     git_depth: int | None = None
+    release: ReleaseSpec | None = None
 
     def items(self) -> list[tuple[str, Any]]:
         """The parameters set on this node, in table order."""

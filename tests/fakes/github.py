@@ -3,7 +3,8 @@
 Bodies of the Checks and commit-status endpoints are validated against GitHub's
 own request schemas (``../shared/fixtures/github/rest``); the other endpoints
 ci-bot uses (comments, reactions, permissions, pull requests, installation
-tokens) are checked by hand against GitHub's documented shapes.  Every token is
+tokens, releases: ``github_releases.py``) are checked by hand against GitHub's
+documented shapes.  Every token is
 checked: installation tokens are only issued for a JWT signed with the App's
 key.  Anything unexpected — an unknown route, an invalid body, a bad token — is
 answered as GitHub would (404/422/401) *and* recorded in ``problems``; the
@@ -28,6 +29,9 @@ import jsonschema
 import jwt
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
+
+from tests.fakes.github_releases import FakeReleases
+from tests.fakes.github_releases import Refused as _Refused
 
 REACTIONS = {"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"}
 ROLE_PERMISSION = {"admin": "admin", "maintain": "write", "write": "write", "triage": "read"}
@@ -71,12 +75,6 @@ class _Quiet(WSGIRequestHandler):
         pass  # the fake records calls itself; ci-bot's client logs its own line per call
 
 
-class _Refused(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 class FakeGitHub:
     def __init__(
         self,
@@ -109,6 +107,7 @@ class FakeGitHub:
             "127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_Quiet
         )
         self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self.releases = FakeReleases(fixtures_dir, self.url)  # the Releases endpoints
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -187,7 +186,10 @@ class FakeGitHub:
     def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
         status, answer, headers = self._answer(request)
-        response = Response(json.dumps(answer), status=status, mimetype="application/json")
+        if status == 204:  # No Content: a body would corrupt the next answer on the connection
+            response = Response(status=204)
+        else:
+            response = Response(json.dumps(answer), status=status, mimetype="application/json")
         for name, value in headers.items():
             response.headers[name] = value
         return response(environ, start_response)
@@ -225,8 +227,10 @@ class FakeGitHub:
         return None
 
     def _body(self, request: Request) -> Any:
-        if request.method == "GET":
+        if request.method == "GET" or (request.method == "DELETE" and not request.content_length):
             return None
+        if FakeReleases.is_upload(request.path):  # an asset's bytes, as they are
+            return request.get_data()
         if request.mimetype != "application/json":
             raise _Refused(415, f"content type {request.mimetype!r}, not application/json")
         try:
@@ -254,6 +258,7 @@ class FakeGitHub:
             ("POST", repo + r"/issues/comments/(\d+)/reactions", self._react),
             ("GET", repo + r"/collaborators/([^/]+)/permission", self._permission),
             ("GET", repo + r"/pulls/(\d+)", self._pull),
+            *self.releases.routes(),
         ]
 
     # --- auth ----------------------------------------------------------------------------------
