@@ -109,7 +109,7 @@ LIST_HEADER = ["ID", "STATE", "REPO", "EVENT", "REF", "COMMIT", "STARTED", "TOOK
 def _times(pipeline: Pipeline, found: PipelinePage) -> PipelineTimes:
     """Run time and wall time, as the web UI's list reckons them."""
     first_start, last_end = found.run_spans.get(pipeline.id, (None, None))
-    return pipeline_times(pipeline, first_start, last_end)
+    return pipeline_times(pipeline, first_start, last_end, found.run_intervals.get(pipeline.id, ()))
 
 
 def _row(pipeline: Pipeline, counts: dict[str, int], times: PipelineTimes) -> list[str]:

@@ -28,10 +28,9 @@ from ci_bot.engine import control
 from ci_bot.progress import collecting_progress
 from ci_bot.services import Services
 from ci_bot.store.records import Pipeline
-from ci_bot.store.store import utcnow
 from ci_bot.store.views import pipeline_json
-from ci_bot.tree.durations import format_duration
 from ci_bot.tree.states import State
+from ci_bot.web.ui.timing import times_of
 
 logger = logging.getLogger(__name__)
 
@@ -159,9 +158,9 @@ def finish(svc: Services, pipeline: Pipeline, as_json: bool) -> NoReturn:
     else:
         for line in failure_report(svc.store, pipeline.id):
             click.echo(line)
-        took = format_duration(
-            ((pipeline.finished_at or utcnow()) - pipeline.created_at).total_seconds()
-        )
+        # Time spent running; the wall time beside it when a wait or a reset made it longer.
+        ran, wall = times_of(pipeline, svc.store.executions(pipeline.id)).shown()
+        took = f"{ran or '0s'} ({wall} wall)" if wall else ran or "0s"
         click.echo(f"pipeline {pipeline.id} {pipeline.state.value} in {took}")
         if pipeline.state.is_failure:
             failed = control.failed_execs(svc.store, pipeline.id)

@@ -130,7 +130,7 @@ def test_run_prints_plain_lines_and_exits_0_when_done(cli: Cli) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "\x1b" not in done.stdout  # not a TTY: no colours, no redrawing
     lines = done.stdout.splitlines()
-    assert re.fullmatch(r"pipeline 1 done in \S+", lines[-1])
+    assert re.fullmatch(r"pipeline 1 done in \S+( \(\S+ wall\))?", lines[-1])
     events = [m.groups() for m in map(EVENT_LINE.match, lines[:-1]) if m]
     assert len(events) == len(lines) - 1, "every line before the last is one event"
     assert events.index(("/build", "done")) < events.index(("/test/unit", "queued attempt 1"))
@@ -206,7 +206,7 @@ def test_a_failed_node_is_reported_then_reset_and_resumed(
     resumed = cli("resume", "1")
 
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    assert re.search(r"^pipeline 1 done in \S+$", resumed.stdout, re.MULTILINE)
+    assert re.search(r"^pipeline 1 done in \S+( \(\S+ wall\))?$", resumed.stdout, re.MULTILINE)
     assert cli.starts(docker_engine, 1, since) == ["/deploy", "/sign", "/test/unit"]
     after = cli.json("show", "1", "--json")
     assert after["state"] == "done"

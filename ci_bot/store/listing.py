@@ -43,6 +43,8 @@ class PipelinePage:
     failed: dict[int, list[str]] = field(default_factory=dict)  # paths of failed Execs
     # when the first execution started and the last one ended (None: none did yet)
     run_spans: dict[int, tuple[datetime | None, datetime | None]] = field(default_factory=dict)
+    # When each execution ran (end None: still running), for the time spent running.
+    run_intervals: dict[int, list[tuple[datetime, datetime | None]]] = field(default_factory=dict)
 
 
 FAILED = (State.ERROR.value, State.WORKER_ERROR.value)
@@ -77,6 +79,7 @@ def list_pipelines(
             exec_counts=_exec_counts(session, ids),
             failed=_failed_paths(session, ids),
             run_spans=_run_spans(session, ids),
+            run_intervals=_run_intervals(session, ids),
         )
 
 
@@ -143,6 +146,24 @@ def _failed_paths(session: Session, pipeline_ids: list[int]) -> dict[int, list[s
     for pipeline_id, path in rows:
         failed[pipeline_id].append(path)
     return failed
+
+
+def _run_intervals(
+    session: Session, pipeline_ids: list[int]
+) -> dict[int, list[tuple[datetime, datetime | None]]]:
+    """When each execution of these pipelines ran (one row per execution that started)."""
+    intervals: dict[int, list[tuple[datetime, datetime | None]]] = {}
+    if not pipeline_ids:
+        return intervals
+    rows = session.execute(
+        select(ExecutionRow.pipeline_id, ExecutionRow.started_at, ExecutionRow.ended_at).where(
+            ExecutionRow.pipeline_id.in_(pipeline_ids), ExecutionRow.started_at.is_not(None)
+        )
+    )
+    for pipeline_id, started, ended in rows:
+        if started is not None:
+            intervals.setdefault(pipeline_id, []).append((started, ended))
+    return intervals
 
 
 def _run_spans(

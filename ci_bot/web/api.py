@@ -262,7 +262,9 @@ def summary(pipeline: Pipeline, found: PipelinePage) -> dict[str, Any]:
     first_start, last_end = found.run_spans.get(pipeline.id, (None, None))
     return {
         **pipeline_header(pipeline),
-        **pipeline_times(pipeline, first_start, last_end).json(),
+        **pipeline_times(
+            pipeline, first_start, last_end, found.run_intervals.get(pipeline.id, ())
+        ).json(),
         "exec_counts": found.exec_counts.get(pipeline.id, {}),
         "failed_nodes": found.failed.get(pipeline.id, []),
         "url": url_for("ui.pages.pipeline", pipeline_id=pipeline.id),

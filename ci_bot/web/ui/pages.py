@@ -80,7 +80,9 @@ def _listed(user: auth.User) -> dict[str, Any]:
     rows = [summary(p, found) for p in found.pipelines]
     for row, found_pipeline in zip(rows, found.pipelines, strict=True):
         first_start, last_end = found.run_spans.get(found_pipeline.id, (None, None))
-        row["run"], row["wall"] = pipeline_times(found_pipeline, first_start, last_end).shown()
+        intervals = found.run_intervals.get(found_pipeline.id, ())
+        times = pipeline_times(found_pipeline, first_start, last_end, intervals)
+        row["run"], row["wall"] = times.shown()
         row["counts"] = views.counts(row["exec_counts"])
     return {
         "rows": rows,
