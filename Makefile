@@ -1,5 +1,5 @@
 # One entry point for people and CI. On a fresh machine (Debian, root):
-#   make demo   runs the sample repository's pipeline in real containers
+#   make demo   runs the sample repository's pipeline in real containers, then a monorepo's
 #   make test   sets everything up, then runs ruff, mypy and the whole test suite
 # Each target sets up only what it needs and is fast when it is already there.
 
@@ -67,12 +67,19 @@ DEMO_DATA ?= .ci-bot-data/demo
 
 # The signing key is the sample repository's secret (`ci-bot run DIR` names the
 # repository after DIR), made once; an older demo's secrets.env still works.
+# Then the monorepo (examples/monorepo), as a push that touched only services/api:
+# the plan shows the web service and the shared library's matrix skipped, each
+# saying why, and the run builds the rest.
+DEMO_CHANGED ?= services/api/app.py
 demo: setup
 	$(BIN)/ci-bot validate examples/sample-app
 	@export CI_BOT_DATA_DIR=$(DEMO_DATA); \
 	  $(BIN)/ci-bot secrets list sample-app | grep -q DEMO_SIGNING_KEY || \
 	  od -An -N16 -tx1 /dev/urandom | tr -d ' \n' | $(BIN)/ci-bot secrets set sample-app DEMO_SIGNING_KEY
 	CI_BOT_DATA_DIR=$(DEMO_DATA) $(BIN)/ci-bot run examples/sample-app --event push --branch main
+	$(BIN)/ci-bot plan examples/monorepo --event push --branch main --changed $(DEMO_CHANGED)
+	CI_BOT_DATA_DIR=$(DEMO_DATA) $(BIN)/ci-bot run examples/monorepo --event push --branch main \
+	  --changed $(DEMO_CHANGED)
 
 bench: setup
 	$(BIN)/python bench/bench_workspace.py
