@@ -125,3 +125,23 @@ def test_a_pull_request_uses_the_merge_base(
     executor.assert_all_used()
     assert list(skip_reasons(bot, pipeline_id)) == ["/services/a"]
     assert executor.ran[0].env["CI_BASE_SHA"] == fork_point
+
+
+def test_a_generator_sees_the_changes_and_a_change_to_it_changes_everything(
+    bot: Bot, executor: FakeExecutor, fixtures_dir: Path, tmp_path: Path
+) -> None:
+    config = '[[push]]\ncommand = "python3 ci/gen.py"\nimage = "busybox"\n'
+    url, first = make_bare_remote(tmp_path, {**FILES, "conducto.cfg": config, "ci/gen.py": "1\n"})
+    after = push_files(url, {"ci/gen.py": "2\n"}, "generator")
+    tree = (
+        '{"name": "/", "type": "serial", "image": "busybox", "children": [{"name": "t",'
+        ' "type": "exec", "run": "true", "when": "changed(services/a)"}]}'
+    )
+    executor.expect("/generate", files={".ci-bot-tree.json": tree}).expect("/t")
+    push(bot, fixtures_dir, url, first, after)
+    executor.assert_all_used()  # /t ran: the generator's own change changed everything
+    generator = executor.ran[0]
+    assert generator.env["CI_BASE_SHA"] == first
+    extras = dict((there, here) for here, there in generator.workspace_extras)
+    assert extras["/ci/changed-files"].read_text() == "ci/gen.py\n"
+    assert "/workspace/.git" in extras
