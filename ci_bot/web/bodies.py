@@ -6,7 +6,9 @@ the limit before reading a byte (413), then reads the stream in ``CHUNK``-sized
 pieces, each through the HMAC and into a spooled file that stays in memory up
 to ``SPOOL_BYTES`` and goes to disk past it.  A stream longer than the limit
 (a lying or missing ``Content-Length``) is cut off there with the same 413.
-The caller compares the digest and only then reads the bytes back.
+The caller compares the digest and only then reads the bytes back.  Without a
+``mac`` (Slack: ``SignatureVerifier`` takes the body whole) the body is read the
+same bounded way and the caller verifies what ``read()`` returns.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ class BodyTooLarge(WebhookError):
 
 @dataclass
 class SpooledBody:
-    """A body read through its HMAC; ``read()`` it only once ``hexdigest`` matched."""
+    """A body read through its HMAC; ``read()`` it only once ``hexdigest`` matched
+    (``hexdigest`` is empty when it was read without one)."""
 
     hexdigest: str
     size: int
@@ -53,7 +56,7 @@ def check_length(content_length: int | None, limit: int) -> None:
 
 
 def read_signed(
-    stream: IO[bytes], content_length: int | None, limit: int, mac: hmac.HMAC
+    stream: IO[bytes], content_length: int | None, limit: int, mac: hmac.HMAC | None
 ) -> SpooledBody:
     """The body of ``stream`` fed through ``mac`` in chunks, spooled, at most ``limit``."""
     check_length(content_length, limit)
@@ -67,12 +70,13 @@ def read_signed(
             size += len(chunk)
             if size > limit:
                 raise BodyTooLarge(limit)
-            mac.update(chunk)
+            if mac is not None:
+                mac.update(chunk)
             spool.write(chunk)
     except BaseException:
         spool.close()
         raise
-    return SpooledBody(mac.hexdigest(), size, spool)
+    return SpooledBody(mac.hexdigest() if mac is not None else "", size, spool)
 
 
 def same_digest(expected: str, given: str) -> bool:

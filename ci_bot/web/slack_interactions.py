@@ -1,12 +1,13 @@
 """``POST /webhooks/slack/interactions``: the buttons under a pipeline's Slack message.
 
-Check the age first, then read the body in chunks through the signature's HMAC
-(``bodies``: never more than ``MAX_BODY_BYTES``, never held whole before it is
-known to be Slack's), parse, answer 200 well within Slack's three seconds.  A
-button counts only on the message the bot posted for that very pipeline, in its
-channel.  "Rerun failed" is then a queue job (``slack_reruns``): the clicker must
-be mapped to a GitHub user (``CI_BOT_SLACK_USERS``) whom GitHub lets push to the
-repository, or they are told why in a reply only they see, and nothing is reset.
+Check the age first, then read the body in bounded chunks (``bodies``: never more
+than ``MAX_BODY_BYTES``), verify it with ``slack_sdk``'s ``SignatureVerifier``
+(``integrations/slack/verify.py``), parse, answer 200 well within Slack's three
+seconds.  A button counts only on the message the bot posted for that very
+pipeline, in its channel.  "Rerun failed" is then a queue job (``slack_reruns``):
+the clicker must be mapped to a GitHub user (``CI_BOT_SLACK_USERS``) whom GitHub
+lets push to the repository, or they are told why in a reply only they see, and
+nothing is reset.
 """
 
 from __future__ import annotations
@@ -67,12 +68,10 @@ def _signed_body(secret: str) -> tuple[bytes, str]:
     timestamp, given = verify.check_fresh(
         headers.get("X-Slack-Request-Timestamp"), headers.get("X-Slack-Signature"), time.time()
     )
-    mac = verify.signer(secret, timestamp)
-    body = bodies.read_signed(request.stream, request.content_length, MAX_BODY_BYTES, mac)
-    if not verify.matches(mac, given):
-        body.discard()
-        raise WebhookError(verify.MISMATCH, 401)
-    return body.read(), given
+    spooled = bodies.read_signed(request.stream, request.content_length, MAX_BODY_BYTES, None)
+    body = spooled.read()  # whole: SignatureVerifier takes it so, at most MAX_BODY_BYTES
+    verify.verify(secret, body, timestamp, given, time.time())
+    return body, given
 
 
 def _act(services: Services, click: actions.Click, delivery: str) -> str | None:
