@@ -8,7 +8,7 @@ PYTHON  ?= python3
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
 
-.PHONY: setup venv docker images chromium postgres registry redis lint typecheck pytest test demo bench clean
+.PHONY: setup venv docker images chromium postgres registry redis compose lint typecheck pytest test demo bench clean
 
 # The store's and engine's tests run on SQLite and on this real PostgreSQL.
 TEST_POSTGRES_URL ?= postgresql+psycopg://ci_bot:ci_bot@127.0.0.1:5432/ci_bot_test
@@ -56,7 +56,11 @@ registry:
 redis:
 	bash scripts/ensure-redis.sh
 
-pytest: setup postgres registry redis
+# Docker Compose (the plugin, or Debian's docker-compose): a test validates deploy/compose.yaml.
+compose:
+	bash scripts/ensure-compose.sh
+
+pytest: setup postgres registry redis compose
 	$(BIN)/pytest
 
 test: setup lint typecheck pytest
