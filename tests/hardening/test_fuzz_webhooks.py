@@ -16,13 +16,14 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ci_bot.git import GitError, Mirrors
@@ -30,7 +31,7 @@ from ci_bot.github.bot import GitHubBot
 from ci_bot.github.dispatch import JOB, handle_delivery
 from ci_bot.github.events import EVENTS, IGNORED_EVENTS
 from tests.github.support import sign
-from tests.hardening.support import SHA, WebhookBot, webhook_bot
+from tests.hardening.support import SHA, WebhookBot, push_payload, webhook_bot
 
 SIGNED_EXAMPLES = 300
 UNSIGNED_EXAMPLES = 200
@@ -40,9 +41,13 @@ FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.function_scope
 
 
 class UnreachableMirrors(Mirrors):
-    """Mirrors that refuse every fetch, as an unreachable host would: no git runs."""
+    """Mirrors that refuse every fetch, as an unreachable host would: no git runs.  The
+    arguments are first encoded as ``subprocess`` must to hand them to git, so a value
+    git could never be given fails here as it would for real."""
 
     def fetch(self, repo: str, url: str, refs: Sequence[str] = ()) -> Path:
+        for argument in (repo, url, *refs):
+            os.fsencode(argument)
         raise GitError(f"could not fetch {repo}: the fuzz test has no network")
 
 
@@ -181,6 +186,9 @@ def jobs_ran_cleanly(bot: WebhookBot, caplog: pytest.LogCaptureFixture) -> None:
 
 @settings(FUZZ, max_examples=SIGNED_EXAMPLES)
 @given(event=st.sampled_from(sorted(EVENTS)), data=payload(), form=st.booleans())
+# the reported crashes, always tried: a lone surrogate and a megabyte in the clone URL
+@example(event="push", data=push_payload("https://github.com/acme/\ud800.git"), form=False)
+@example(event="push", data=push_payload("https://github.com/" + "a" * 2**20), form=True)
 def test_signed_deliveries_never_get_a_500_nor_crash_the_job(
     bot: WebhookBot,
     caplog: pytest.LogCaptureFixture,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -152,3 +153,18 @@ def test_the_reader_spools_past_a_megabyte_instead_of_holding_it(tmp_path: Path)
     assert body.size == 3 * 1024 * 1024
     assert body._file._rolled  # type: ignore[attr-defined]  # on disk, not in memory
     body.discard()
+
+
+def test_an_unsigned_body_is_never_held_in_memory_whole(bot: WebhookBot) -> None:
+    """Python's own allocations while an unsigned 8 MB body is refused: the spooled
+    reader keeps at most 1 MB of it in memory (reading it whole would take 8 MB)."""
+    size = 8 * 1024 * 1024
+    post(bot, "/webhooks/github", RecordingInput(1024), 1024, UNSIGNED)  # warm up
+    tracemalloc.start()
+    try:
+        response = post(bot, "/webhooks/github", RecordingInput(size), size, UNSIGNED)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert response.status_code == 401
+    assert peak < 3 * 1024 * 1024, f"{peak / 2**20:.1f} MB held for an unsigned body"
