@@ -1,3 +1,3 @@
 """GitHub: auth (App JWT, installation tokens, personal token), check runs,
-commit statuses and comments.
+commit statuses and comments, every REST call through PyGithub (``client.py``).
 """

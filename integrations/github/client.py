@@ -1,28 +1,36 @@
-"""A small GitHub REST client on ``requests``: retries, backoff, one log line per call.
+"""ci-bot's connections to GitHub, on PyGithub: ``GithubRetry``, one log line per call.
 
 GitHub answers 5xx now and then and rate-limits with 403/429 plus the moment the
-limit resets.  Both are retried here (the reset time honoured, up to
-``max_wait`` seconds) so the callers — reporters, command handlers — see either
-an answer or one ``IntegrationError`` with a sentence, never a half-handled
-``requests`` exception.  Tokens are sent in headers and never logged.
+limit resets.  PyGithub's ``GithubRetry`` retries both (the reset time honoured,
+up to ``max_wait`` seconds; 5xx with urllib3's doubling backoff), so the callers
+— reporters, command handlers — see either an answer or one ``GitHubError``
+with a sentence, never a PyGithub or ``requests`` exception.  One ``Github`` is
+kept per installation; its token is asked of the ``TokenSource`` on each request
+(an App's is cached there and renewed before it expires).  Tokens are sent in
+headers and never logged.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from types import TracebackType
+from typing import Any, TypeVar
 
 import requests
+from github import Auth, Github, GithubException, GithubRetry
+from urllib3 import Retry
+from urllib3.connectionpool import ConnectionPool
+from urllib3.response import HTTPResponse
 
 from ci_bot.errors import IntegrationError
 
 logger = logging.getLogger(__name__)
 
 USER_AGENT = "ci-bot"
-API_VERSION = "2022-11-28"
+T = TypeVar("T")
 
 
 class GitHubError(IntegrationError):
@@ -34,6 +42,8 @@ class GitHubError(IntegrationError):
 
 
 class GitHubClient:
+    """PyGithub clients of one API base URL (``CI_BOT_GITHUB_API_URL``), one per installation."""
+
     def __init__(
         self,
         base_url: str,
@@ -43,7 +53,6 @@ class GitHubClient:
         max_wait: float = 60.0,
         timeout: float = 15.0,
         sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.max_attempts = max_attempts
@@ -51,99 +60,122 @@ class GitHubClient:
         self.max_wait = max_wait
         self.timeout = timeout
         self._sleep = sleep
-        self._clock = clock
-        self._session = requests.Session()
+        self._clients: dict[Any, Github] = {}
+        self._lock = threading.Lock()
 
-    def close(self) -> None:
-        self._session.close()
+    def github(self, key: Any, token: Callable[[], str]) -> Github:
+        """The client for ``key`` (an installation), authenticated by ``token()``."""
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = Github(
+                    auth=_AskedToken(token),
+                    base_url=self.base_url,
+                    timeout=int(self.timeout),
+                    user_agent=USER_AGENT,
+                    retry=self._retry(),
+                    lazy=True,  # no GET of a repository, issue or commit before acting on it
+                    seconds_between_requests=None,
+                    seconds_between_writes=None,
+                )
+            return self._clients[key]
 
-    def request(self, method: str, path: str, token: str, body: Any = None) -> Any:
-        """The decoded JSON answer (None for an empty one); IntegrationError otherwise."""
-        headers = {
-            "Accept": "application/vnd.github+json",
-            "Authorization": f"Bearer {token}",
-            "User-Agent": USER_AGENT,
-            "X-GitHub-Api-Version": API_VERSION,
-        }
-        attempt = 1
-        while True:
-            outcome = self._attempt(method, path, headers, body, attempt)
-            if outcome.error is None:
-                return outcome.answer
-            if attempt >= self.max_attempts or outcome.wait is None:
-                raise GitHubError(outcome.error, outcome.status)
-            self._sleep(outcome.wait)
-            attempt += 1
+    def _retry(self) -> _Retry:
+        return _Retry(
+            sleep=self._sleep,
+            total=self.max_attempts - 1,
+            backoff_factor=self.backoff,
+            max_rate_limit_wait=self.max_wait,
+            status_forcelist=[*range(500, 600), 429],  # GithubRetry adds 403
+            allowed_methods=Retry.DEFAULT_ALLOWED_METHODS | {"GET", "POST", "PATCH"},
+            raise_on_status=False,  # the last answer becomes PyGithub's exception
+        )
 
-    def _attempt(
-        self, method: str, path: str, headers: dict[str, str], body: Any, attempt: int
-    ) -> _Outcome:
+    def call(self, method: str, path: str, action: Callable[[], T]) -> T:
+        """``action()`` (PyGithub calls), logged in one line; ``GitHubError`` if it fails."""
         started = time.monotonic()
         try:
-            response = self._session.request(
-                method, self.base_url + path, headers=headers, json=body, timeout=self.timeout
-            )
-        except requests.RequestException as exc:
-            logger.warning("GitHub %s %s failed: %s (attempt %d)", method, path, exc, attempt)
-            return _Outcome(
-                error=f"GitHub could not be reached: {type(exc).__name__}",
-                wait=self._backoff(attempt),
-            )
+            answer = action()
+        except GithubException as error:
+            message = describe(method, path, error)
+            logger.warning("GitHub %s %s failed for good: %s", method, path, message)
+            raise GitHubError(message, error.status) from None
+        except requests.RequestException as error:
+            logger.warning("GitHub %s %s failed: %s", method, path, error)
+            raise GitHubError(f"GitHub could not be reached: {type(error).__name__}") from None
         elapsed = (time.monotonic() - started) * 1000
-        logger.info(
-            'GitHub %s %s "%d %s" %.0fms (attempt %d)',
-            *(method, path, response.status_code, response.reason, elapsed, attempt),
-        )
-        if response.status_code < 300:
-            return _Outcome(answer=response.json() if response.content else None)
-        return _Outcome(
-            error=_describe(method, path, response),
-            wait=self._retry_after(response, attempt),
-            status=response.status_code,
-        )
+        logger.info("GitHub %s %s ok %.0fms", method, path, elapsed)
+        return answer
 
-    def _retry_after(self, response: requests.Response, attempt: int) -> float | None:
-        """How long to wait before trying again, or None when retrying cannot help."""
-        status = response.status_code
-        if status >= 500:
-            return self._backoff(attempt)
-        if status not in (403, 429):
-            return None
-        if "retry-after" in response.headers:  # GitHub's secondary rate limits
-            wait = _number(response.headers["retry-after"])
-        elif response.headers.get("x-ratelimit-remaining") == "0":
-            reset = _number(response.headers.get("x-ratelimit-reset", "0"))
-            wait = max(reset - self._clock(), 0.0) + 1.0
-        else:
-            return None  # a plain 403: a missing permission, not a limit
-        if wait > self.max_wait:
-            logger.warning("GitHub rate limit resets in %.0fs; not waiting that long", wait)
-            return None
-        return wait
-
-    def _backoff(self, attempt: int) -> float:
-        return float(self.backoff * 2 ** (attempt - 1))
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
 
 
-@dataclass(frozen=True)
-class _Outcome:
-    answer: Any = None
-    error: str | None = None  # None: success
-    wait: float | None = None  # seconds before the next attempt; None: do not retry
-    status: int = 0
+class _AskedToken(Auth.Auth):
+    """A token asked of ci-bot's ``TokenSource`` on each request (an App's is renewed)."""
+
+    def __init__(self, token: Callable[[], str]) -> None:
+        self._token = token
+
+    @property
+    def token_type(self) -> str:
+        return "token"
+
+    @property
+    def token(self) -> str:
+        return self._token()
+
+    @property
+    def _masked_token(self) -> str:
+        return "token (removed)"
 
 
-def _number(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        return 0.0
+class _Retry(GithubRetry):
+    """``GithubRetry`` that logs each retried answer and sleeps through ``sleep`` (tests)."""
+
+    def __init__(self, *, sleep: Callable[[float], None] = time.sleep, **kwargs: Any) -> None:
+        self._sleeper = sleep
+        super().__init__(**kwargs)
+
+    def new(self, **kwargs: Any) -> _Retry:
+        kwargs["sleep"] = self._sleeper
+        return super().new(**kwargs)
+
+    def increment(  # type: ignore[override]  # as GithubRetry's own
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: HTTPResponse | None = None,  # type: ignore[override]
+        error: Exception | None = None,
+        _pool: ConnectionPool | None = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> Retry:
+        attempt = len(self.history) + 1
+        if response is not None:
+            logger.warning(
+                'GitHub %s %s "%d %s" (attempt %d)',
+                *(method, url, response.status, response.reason, attempt),
+            )
+        elif error is not None:
+            logger.warning("GitHub %s %s failed: %s (attempt %d)", method, url, error, attempt)
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+    def sleep_for_retry(self, response: Any) -> bool:
+        wait = self.get_retry_after(response)
+        if wait:
+            self._sleeper(wait)
+            return True
+        return False
+
+    def _sleep_backoff(self) -> None:
+        wait = self.get_backoff_time()
+        if wait > 0:
+            self._sleeper(wait)
 
 
-def _describe(method: str, path: str, response: requests.Response) -> str:
-    try:
-        message = str(response.json().get("message", ""))
-    except (ValueError, AttributeError):
-        message = ""
+def describe(method: str, path: str, error: GithubException) -> str:
+    message = error.data.get("message", "") if isinstance(error.data, dict) else ""
     words = f": {message}" if message else ""
-    return f"GitHub answered {response.status_code} to {method} {path}{words}"
+    return f"GitHub answered {error.status} to {method} {path}{words}"

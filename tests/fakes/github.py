@@ -75,6 +75,19 @@ class _Quiet(WSGIRequestHandler):
         pass  # the fake records calls itself; ci-bot's client logs its own line per call
 
 
+def _failure_message(failure: _Failure) -> str:
+    """GitHub's own words for a rate limit (clients tell a limit from a refusal by them)."""
+    headers = {name.lower(): value for name, value in failure.headers.items()}
+    if headers.get("x-ratelimit-remaining") == "0":
+        return "API rate limit exceeded for installation ID 1."
+    if "retry-after" in headers:
+        return (
+            "You have exceeded a secondary rate limit. "
+            "Please wait a few minutes before you try again."
+        )
+    return "scripted failure"
+
+
 class FakeGitHub:
     def __init__(
         self,
@@ -223,7 +236,8 @@ class FakeGitHub:
                 ):
                     failure.times -= 1
                     self.calls.append(Call(request.method, request.path, None, failure.status))
-                    return failure.status, {"message": "scripted failure"}, failure.headers
+                    answer = {"message": _failure_message(failure)}
+                    return failure.status, answer, failure.headers
         return None
 
     def _body(self, request: Request) -> Any:

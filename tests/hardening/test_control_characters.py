@@ -25,13 +25,17 @@ from ci_bot.store.store import Store
 from ci_bot.text import KEEP_LINES, printable
 from ci_bot.tree.select import Event
 from integrations.github.api import GitHubApi
+from integrations.github.auth import PersonalToken
 from integrations.github.checks import check_body
+from integrations.github.client import GitHubClient
 from integrations.github.stages import stage_reports
 from integrations.github.statuses import short
 from integrations.slack.client import SlackApi
 from integrations.slack.mrkdwn import code_block, escape
+from tests.fakes.github import FakeGitHub
 from tests.fakes.slack import FakeSlack, SlackSpec
 from tests.pipelines import create_pipeline
+from tests.slack.support import GITHUB_TOKEN
 
 RETITLE = "\x1b]0;pwned\x07"
 BRANCH = f"main{RETITLE}"
@@ -95,24 +99,6 @@ def test_the_live_tree_keeps_only_its_own_colours_and_the_log_tail_only_the_node
     assert not RAW.search(re.sub(r"\x1b\[[0-9;]*m", "", report).replace("\n", ""))
 
 
-class RecordingClient:
-    """Stands in for GitHubClient: keeps each body ci-bot would send."""
-
-    def __init__(self) -> None:
-        self.bodies: list[Any] = []
-
-    def request(self, method: str, path: str, token: str, body: Any = None) -> Any:
-        self.bodies.append(body)
-        return {"id": 1}
-
-
-class StaticToken:
-    mode = "app"
-
-    def token(self, installation_id: int | None) -> str:
-        return "ghs_static"
-
-
 def strings(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
@@ -124,20 +110,20 @@ def strings(value: Any) -> list[str]:
 
 
 def test_check_runs_statuses_and_comments_carry_no_raw_control_character(
-    tmp_path: Path,
+    tmp_path: Path, fake_github: FakeGitHub
 ) -> None:
     store, pipeline_id = failed_pipeline(tmp_path)
     settings = Settings.from_env({}, data_dir=tmp_path)
     [report] = stage_reports(store, settings, pipeline_id, mask=lambda text: text)
     body = check_body(report)
     assert "\\x1b]0;pwned\\x07" in body["output"]["text"]  # shown, not obeyed
-    client = RecordingClient()
-    api = GitHubApi(client, StaticToken())  # type: ignore[arg-type]
+    api = GitHubApi(GitHubClient(fake_github.url), PersonalToken(GITHUB_TOKEN))
     api.create_check_run("acme/app", 1, {**body, "name": f"ci/{BRANCH}", "head_sha": "a" * 40})
     api.create_status("acme/app", 1, "a" * 40, {"state": "failure", "description": short(LOG)})
     api.comment("acme/app", 1, 2, f"branch {BRANCH} failed")
-    sent = [text for sent_body in client.bodies for text in strings(sent_body)]
-    assert sent and not any(RAW.search(text) for text in sent)
+    sent = [text for call in fake_github.calls for text in strings(call.body)]
+    assert len(fake_github.calls) == 3 and sent
+    assert not any(RAW.search(text) for text in sent)
 
 
 def test_slack_texts_carry_no_raw_control_character(fixtures_dir: Path) -> None:
