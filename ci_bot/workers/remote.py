@@ -11,6 +11,7 @@ Kills and releases are broadcast to every worker, which acts if it is concerned.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from celery.result import AsyncResult
 
 from ci_bot.executors.base import WORKER_ERROR, ExecResult, ExecSpec, RunningContainer
+from ci_bot.executors.docker import DockerExecutor
 from ci_bot.settings import Settings
 from ci_bot.store.shared import SharedFile
 from ci_bot.store.store import Store
@@ -39,10 +41,17 @@ class CeleryExecutor:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.app = configure(settings)
         self.store = store
+        self._settings = settings
+        self._docker: DockerExecutor | None = None  # only for generated trees' commands
         self.sync = DataSync(store)
         self._synced: dict[int, dict[str, SharedFile]] = {}  # what the server's copy holds
 
     def run(self, spec: ExecSpec, on_started: Callable[[str], None] | None = None) -> ExecResult:
+        if not spec.pipeline_id.isdigit():
+            # A generated tree's command (``generate-…``) belongs to no pipeline yet, so
+            # nothing of it can be shared with a worker: it runs here, on serve's engine.
+            logger.info("running %s on this host: it is no pipeline's yet", spec.pipeline_id)
+            return self._local().run(spec, on_started)
         # The worker marks the execution running itself (with its container and name).
         pipeline_id = int(spec.pipeline_id)
         with self.sync.lock(pipeline_id):
@@ -52,9 +61,13 @@ class CeleryExecutor:
             extras = [here for here, _ in workspace_extras(spec)]
             extras_blob = self.sync.publish_paths(extras) if extras else None
         logger.info("celery send %s to %s", spec.node_path, queue_for(spec.runs_on))
+        # Secrets never travel through the broker: the worker reads them by name from the
+        # store (with the same CI_BOT_SECRET_KEY), as it reads what to mask.
+        nameless = dataclasses.replace(spec, secrets={}, also_mask=())
+        payload = spec_to_json(nameless, extras_blob=extras_blob, secret_names=list(spec.secrets))
         pending = self.app.send_task(
             "ci_bot.run_exec",
-            args=[spec_to_json(spec, extras_blob=extras_blob)],
+            args=[payload],
             task_id=task_id(spec),
             queue=queue_for(spec.runs_on),
         )
@@ -84,6 +97,11 @@ class CeleryExecutor:
             lost=bool(answer.get("lost")),
         )
 
+    def _local(self) -> DockerExecutor:
+        if self._docker is None:
+            self._docker = DockerExecutor(base_url=self._settings.docker_url)
+        return self._docker
+
     def kill(self, execution_id: str, bot_id: str = "") -> None:
         arguments = {"execution_id": execution_id, "bot_id": bot_id}
         self.app.control.broadcast("ci_bot_kill", arguments=arguments)
@@ -112,6 +130,9 @@ class CeleryExecutor:
         return found
 
     def release_pipeline(self, pipeline_id: str, bot_id: str = "") -> None:
+        if not pipeline_id.isdigit():
+            self._local().release_pipeline(pipeline_id, bot_id)
+            return
         arguments = {"pipeline_id": pipeline_id, "bot_id": bot_id}
         self.app.control.broadcast("ci_bot_release", arguments=arguments)
         self._synced.pop(int(pipeline_id), None)

@@ -11,6 +11,7 @@ and the engine retries it, on whichever worker takes the retry.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from dataclasses import dataclass
@@ -19,8 +20,10 @@ from typing import Any
 
 from celery.worker.control import control_command
 
+from ci_bot.errors import SecretError
 from ci_bot.executors.base import WORKER_ERROR, ExecResult, ExecSpec
 from ci_bot.executors.docker import DockerExecutor
+from ci_bot.secrets.store import SecretStore
 from ci_bot.settings import Settings
 from ci_bot.store.shared import Claim
 from ci_bot.store.store import Store
@@ -82,7 +85,30 @@ def run_exec(self: Any, spec_json: dict[str, Any]) -> dict[str, Any]:
         return _result(ExecResult(WORKER_ERROR, None, message, lost=True))
     if ctx.store.execution(execution_id).kill_requested:
         return _result(ExecResult(State.CANCELLED.value, None, "cancelled before it started"))
-    return _result(_run_here(ctx, spec, execution_id, extras_blob))
+    with_secrets = _secrets(ctx, spec, spec_json.get("secret_names") or [])
+    if isinstance(with_secrets, ExecResult):
+        return _result(with_secrets)
+    return _result(_run_here(ctx, with_secrets, execution_id, extras_blob))
+
+
+def _secrets(ctx: WorkerContext, spec: ExecSpec, names: list[str]) -> ExecSpec | ExecResult:
+    """The spec with its secrets, read here by name (they never cross the broker), and
+    every value the store holds to mask; an error result when one cannot be read."""
+    source = SecretStore(ctx.store, ctx.settings)
+    try:
+        available = source.for_pipeline(ctx.store.pipeline(int(spec.pipeline_id))) if names else {}
+        also_mask = tuple(source.all_values())
+    except SecretError as error:
+        return ExecResult(State.ERROR.value, None, f"on worker {ctx.name}: {error}")
+    missing = [name for name in names if name not in available]
+    if missing:
+        message = (
+            f"secret {', '.join(missing)} cannot be read on worker {ctx.name}: give it the "
+            "same CI_BOT_SECRET_KEY (and secrets file) as the server"
+        )
+        return ExecResult(State.ERROR.value, None, message)
+    secrets = {name: available[name] for name in names}
+    return dataclasses.replace(spec, secrets=secrets, also_mask=also_mask)
 
 
 def _run_here(

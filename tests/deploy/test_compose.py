@@ -23,6 +23,7 @@ REQUIRED = {
     "REDIS_PASSWORD": "redis-password-1",
     "CI_BOT_PUBLIC_URL": "https://ci.example.com",
     "CI_BOT_GITHUB_WEBHOOK_SECRET": "webhook-secret-1",
+    "CI_BOT_SECRET_KEY": "a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s=",  # workers need it too
 }
 
 

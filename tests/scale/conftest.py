@@ -23,6 +23,7 @@ from tests.conftest import POSTGRES_URL, require
 from tests.containers import ci_bot_command
 
 VISIBILITY_SECONDS = 8  # a killed worker's task goes to another worker after this
+SECRET_KEY = "a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s="  # a Fernet key (32 bytes, base64)
 
 
 def _free_port() -> int:
@@ -117,6 +118,7 @@ def scaled_env(broker_url: str, database_url: str) -> dict[str, str]:
         CI_BOT_BROKER_URL=broker_url,
         CI_BOT_DATABASE_URL=database_url,
         CI_BOT_VISIBILITY_TIMEOUT=str(VISIBILITY_SECONDS),
+        CI_BOT_SECRET_KEY=SECRET_KEY,  # servers and workers open the same sealed secrets
         CI_BOT_WORKER_LOG_LEVEL="INFO",
     )
     return env

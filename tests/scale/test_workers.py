@@ -15,6 +15,7 @@ from docker import DockerClient
 
 from ci_bot.engine.launch import launch_local
 from ci_bot.executors.base import LABEL_PIPELINE
+from ci_bot.secrets.store import SecretStore
 from ci_bot.services import Services, open_services
 from ci_bot.settings import Settings
 from ci_bot.tree.select import Event
@@ -162,3 +163,32 @@ def test_a_nodes_log_is_read_live_through_the_servers_api_and_a_cancel_reaches_i
     store.cancel(pipeline_id, actor="test")
     wait_until(lambda: store.pipeline(pipeline_id).finished_at is not None, "the cancel")
     assert store.execution(execution_id).state is State.CANCELLED
+
+
+SECRET_NODE = """
+[[push]]
+pipeline = "ci"
+[pipeline.ci]
+image = "{image}"
+[pipeline.ci.deploy]
+run = 'echo "token: $DEPLOY_TOKEN"; echo "length: ${{#DEPLOY_TOKEN}}"'
+secrets = ["DEPLOY_TOKEN"]
+"""
+
+
+def test_a_worker_reads_a_nodes_secret_by_name_and_masks_it(
+    server: Services, workers: Workers, tmp_path: Path, busybox_image: str
+) -> None:
+    repo = tmp_path / "repo"
+    make_repo(repo, {"conducto.cfg": SECRET_NODE.format(image=busybox_image)})
+    SecretStore(server.store, server.settings).set("repo", "DEPLOY_TOKEN", "scaled-secret-42")
+    workers.start("w1", concurrency=1)
+
+    pipeline_id = launch(server, repo)
+    wait_until(lambda: server.store.pipeline(pipeline_id).finished_at is not None, "the end")
+
+    [deploy] = server.store.executions(pipeline_id, "/deploy")
+    assert deploy.state is State.DONE, deploy.message
+    log = Path(deploy.log_path).read_text()
+    assert "token: ***" in log and "length: 16" in log
+    assert "scaled-secret-42" not in log
