@@ -186,7 +186,7 @@ def test_a_failed_node_is_reported_then_reset_and_resumed(
     assert "AssertionError: False is not true : fixture-ready is missing from $CI_DATA" in (
         failed.stdout
     )
-    assert re.search(r"^pipeline 1 error in \S+$", failed.stdout, re.MULTILINE)
+    assert re.search(r"^pipeline 1 error in \S+( \(\S+ wall\))?$", failed.stdout, re.MULTILINE)
     assert failed.stdout.splitlines()[-1] == (
         "fix the cause, then `ci-bot reset 1 /test/unit` and `ci-bot resume 1`; "
         "a fix to the code needs a new run: `ci-bot rerun 1 --at HEAD` once committed"
