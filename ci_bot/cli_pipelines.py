@@ -38,6 +38,7 @@ from ci_bot.errors import CiBotError, ConfigError
 from ci_bot.services import Services
 from ci_bot.store.store import utcnow
 from ci_bot.store.views import pipeline_json
+from ci_bot.text import printable
 from ci_bot.tree.select import Event
 from ci_bot.tree.states import State
 
@@ -102,11 +103,11 @@ def launch_or_fail(svc: Services, repo_dir: Path, event: Event, *, at: str = "")
     try:
         return launch_local(svc.store, svc.settings, svc.executor, repo_dir, event, at=at)
     except ConfigError as error:
-        for problem in error.problems:
-            click.echo(str(problem), err=True)
+        for problem in error.problems:  # a problem quotes the file, controls and all
+            click.echo(printable(str(problem)), err=True)
         sys.exit(2)
     except (NoPipeline, CiBotError) as error:
-        raise click.ClickException(str(error)) from None
+        raise click.ClickException(printable(str(error))) from None
 
 
 @click.command()
