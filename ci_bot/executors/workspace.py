@@ -68,6 +68,7 @@ class WorkspaceImages:
         extras: Extras = (),
     ) -> str:
         """The id of the derived image, built first if the engine does not have it."""
+        extras = tuple((Path(here), str(there)) for here, there in extras)  # a key: hashable
         with self._lock:
             key = (pipeline_id, image, extras)
             key_lock = self._building.setdefault(key, threading.Lock())
