@@ -80,5 +80,5 @@ def run_docker(argv: list[str], env: Mapping[str, str], engine_url: str | None) 
     child_env = {**os.environ, **env}
     if engine_url:
         child_env["DOCKER_HOST"] = engine_url
-    logger.info("docker run (debug) %s", argv[-1] if len(argv) > 0 else "")
+    logger.info("docker run (debug): %d arguments", len(argv))
     return subprocess.run(argv, env=child_env, check=False).returncode

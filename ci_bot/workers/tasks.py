@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import shutil
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from celery.worker.control import control_command
@@ -191,13 +191,8 @@ def ci_bot_kill(state: Any, execution_id: str, bot_id: str = "") -> dict[str, bo
 def ci_bot_release(state: Any, pipeline_id: str, bot_id: str = "") -> dict[str, bool]:
     """The pipeline settled: drop its workspace images and its files on this host."""
     ctx = context()
+    if not pipeline_id.isdigit():  # a name, never a path
+        return {"ok": False}
     ctx.executor.release_pipeline(pipeline_id, bot_id=bot_id)
-    pipeline_dir = ctx.settings.data_dir / "pipelines" / pipeline_id
-    _remove(pipeline_dir / "data")
+    shutil.rmtree(ctx.settings.data_dir / "pipelines" / pipeline_id / "data", ignore_errors=True)
     return {"ok": True}
-
-
-def _remove(directory: Path) -> None:
-    import shutil
-
-    shutil.rmtree(directory, ignore_errors=True)
