@@ -100,7 +100,7 @@ def test_rm_forgets_and_says_when_there_was_nothing(cli: Cli) -> None:
         (["acme/app", "PIN"], "123", {}, "a secret must have at least 4 characters"),
         (["acme/app", "PIN"], "\n", {}, "a secret must have at least 4 characters"),
         (["*", "TOKEN"], TOKEN, {}, "there is no secret for every repository"),
-        (["acme/app", "TOKEN", "--event", "puhs"], TOKEN, {}, "'puhs' is not one of"),
+        (["acme/app", "TOKEN", "--event", "puhs"], TOKEN, {}, "did you mean 'push'?"),
         (["acme/app", "TOKEN"], TOKEN, {"CI_BOT_SECRET_KEY": "nope"}, "must be a Fernet key"),
     ],
     ids=["short", "empty", "every-repository", "unknown-event", "bad-key"],
