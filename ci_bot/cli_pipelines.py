@@ -38,7 +38,7 @@ from ci_bot.errors import CiBotError, ConfigError
 from ci_bot.services import Services
 from ci_bot.store.store import utcnow
 from ci_bot.store.views import pipeline_json
-from ci_bot.text import printable
+from ci_bot.text import KEEP_LINES, printable
 from ci_bot.tree.select import Event
 from ci_bot.tree.states import State
 
@@ -106,8 +106,8 @@ def launch_or_fail(svc: Services, repo_dir: Path, event: Event, *, at: str = "")
         for problem in error.problems:  # a problem quotes the file, controls and all
             click.echo(printable(str(problem)), err=True)
         sys.exit(2)
-    except (NoPipeline, CiBotError) as error:
-        raise click.ClickException(printable(str(error))) from None
+    except (NoPipeline, CiBotError) as error:  # its lines stay lines
+        raise click.ClickException(printable(str(error), keep=KEEP_LINES)) from None
 
 
 @click.command()
