@@ -192,7 +192,8 @@ def test_artifacts_are_listed_with_their_signatures_and_download(daily_bot: Bot,
     expect(card.locator('tr[data-path="report.txt"]')).to_be_visible()
     assert card.locator("tr[data-path]").count() == 2, "signatures sit beside their file"
     expect(row.locator(".size")).to_have_text("16 Bytes")
-    expect(row.get_by_role("link", name="signature")).to_be_visible()
+    # Signed once the node ended, a moment after the file appeared: the card catches up.
+    expect(row.get_by_role("link", name="signature")).to_be_visible(timeout=60_000)
     expect(row.locator('[data-role="provenance"]')).to_contain_text("/build")
     expect(row.locator('[data-role="provenance"]')).to_contain_text("SHA256:")
     screenshot(page, "daily-artifacts")
