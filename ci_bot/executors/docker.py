@@ -157,28 +157,10 @@ class DockerExecutor:
         services; the command's exit code. Progress lines go to ``spec.log_path``."""
         client = self._docker()
         with LogWriter(spec.log_path, spec.secrets, also_mask=spec.also_mask) as log:
-            sidecars = (
-                Sidecars(
-                    client,
-                    spec,
-                    lambda s: self._service_image(client, spec, s, log),
-                    _progress(spec, log),
-                )
-                if spec.services
-                else None
-            )
+            sidecars = self._sidecars(client, spec, log)
             try:
-                self._provide_image(client, spec, log)
-                image_id = self._workspaces.image_for(
-                    client,
-                    spec.pipeline_id,
-                    spec.image,
-                    spec.source_dir,
-                    spec.bot_id,
-                    spec.workspace_extras,
-                )
+                image_id = self._prepare(client, spec, log, sidecars)
                 if sidecars is not None:
-                    sidecars.start()
                     sidecars.wait_ready(lambda: False)
                 argv = debugging.docker_run_argv(
                     spec,
@@ -227,28 +209,9 @@ class DockerExecutor:
         if spec.requires_docker and not self._allow_docker_socket:
             return outcomes.socket_refused()
         client = self._docker()
-        sidecars = (
-            Sidecars(
-                client,
-                spec,
-                lambda s: self._service_image(client, spec, s, log),
-                _progress(spec, log),
-            )
-            if spec.services
-            else None
-        )
+        sidecars = self._sidecars(client, spec, log)
         try:
-            self._provide_image(client, spec, log)
-            image_id = self._workspaces.image_for(
-                client,
-                spec.pipeline_id,
-                spec.image,
-                spec.source_dir,
-                spec.bot_id,
-                spec.workspace_extras,
-            )
-            if sidecars is not None:
-                sidecars.start()
+            image_id = self._prepare(client, spec, log, sidecars)
             return self._run_container(client, image_id, spec, log, on_started, sidecars)
         except ImageUnavailable as error:
             return ExecResult(WORKER_ERROR, None, str(error))
@@ -261,6 +224,30 @@ class DockerExecutor:
         finally:
             if sidecars is not None:
                 sidecars.remove()
+
+    def _sidecars(self, client: DockerClient, spec: ExecSpec, log: LogWriter) -> Sidecars | None:
+        if not spec.services:
+            return None
+        image_of = lambda service: self._service_image(client, spec, service, log)  # noqa: E731
+        return Sidecars(client, spec, image_of, _progress(spec, log))
+
+    def _prepare(
+        self, client: DockerClient, spec: ExecSpec, log: LogWriter, sidecars: Sidecars | None
+    ) -> str:
+        """The node's image pulled or built, its workspace image, its services started;
+        the workspace image's id."""
+        self._provide_image(client, spec, log)
+        image_id = self._workspaces.image_for(
+            client,
+            spec.pipeline_id,
+            spec.image,
+            spec.source_dir,
+            spec.bot_id,
+            spec.workspace_extras,
+        )
+        if sidecars is not None:
+            sidecars.start()
+        return image_id
 
     def _run_container(
         self,
