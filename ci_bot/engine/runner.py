@@ -344,6 +344,11 @@ class Engine:
 
     # --- helpers -----------------------------------------------------------------------------
 
+    def busy(self, pipeline_id: int) -> bool:
+        """Whether an execution thread of this engine still works on the pipeline (a
+        cancelled container is still being killed and removed, say)."""
+        return self._busy(pipeline_id)
+
     def _busy(self, pipeline_id: int) -> bool:
         with self._lock:
             return any(r.pipeline_id == pipeline_id for r in self._running.values())

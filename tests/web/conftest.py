@@ -241,6 +241,9 @@ def _finish_pipelines(made: Bot) -> None:
             made.store.cancel(pipeline_id, actor="test teardown")
     for pipeline_id in made.launched:
         made.wait_settled(pipeline_id, timeout=60)
+    # Settled is the store's word; the engine may still be removing a killed container.
+    engine = made.services.engine
+    wait_for(lambda: not any(engine.busy(p) for p in made.launched), "the engine's threads", 60)
 
 
 @pytest.fixture(scope="session")

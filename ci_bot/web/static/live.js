@@ -134,9 +134,9 @@
     const url = body.dataset.artifacts;
     const card = document.querySelector('[data-role="artifacts"]');
     if (!url || !card || ended === endedSeen) return;
-    const first = endedSeen < 0;
+    // Fetched on the first update too: the page may have been drawn between a node's
+    // end and its signing, and the first update may already count that node as ended.
     endedSeen = ended;
-    if (first) return; // the page drew them as they were
     const response = await fetch(url, { headers: { Accept: "text/html" } });
     if (!response.ok) return;
     const fresh = document.createElement("div");
