@@ -136,8 +136,7 @@ def test_debug_live_mounts_the_local_checkout(cli: Cli, tmp_path: Path, busybox_
     assert cli("run", repo, "--branch", "main").returncode == 0
     (repo / "notes.txt").write_text("edited here, not committed\n")
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CI_BOT_")}
-    env.update(CI_BOT_DATA_DIR=str(cli.data_dir), CI_BOT_SECRETS_FILE=str(cli.secrets_file))
+    env = cli.environment()
     live = subprocess.run(
         [*ci_bot_command(), "debug", "1", "/pulled", "--live", "--", "cat", "notes.txt"],
         cwd=repo,
@@ -157,8 +156,7 @@ def test_debug_without_a_command_is_an_interactive_shell_on_a_tty(
 ) -> None:
     repo = containers_repo(tmp_path, busybox_image, busybox_image)
     assert cli("run", repo, "--branch", "main").returncode == 0
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CI_BOT_")}
-    env.update(CI_BOT_DATA_DIR=str(cli.data_dir), CI_BOT_SECRETS_FILE=str(cli.secrets_file))
+    env = cli.environment()
 
     pid, terminal = pty.fork()
     if pid == 0:  # the child: ci-bot on the pty
@@ -204,8 +202,7 @@ def test_services_are_removed_after_a_sigkilled_engine_is_resumed(
         'run = "mkdir -p /www && echo up > /www/index.html && httpd -f -p 8080 -h /www"\n'
     )
     make_repo(repo, {"conducto.cfg": config})
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CI_BOT_")}
-    env.update(CI_BOT_DATA_DIR=str(cli.data_dir), CI_BOT_SECRETS_FILE=str(cli.secrets_file))
+    env = cli.environment()
     engine = subprocess.Popen(
         [*ci_bot_command(), "run", str(repo), "--branch", "main"],
         env=env,

@@ -54,16 +54,21 @@ class Cli:
     data_dir: Path
     secrets_file: Path
 
-    def __call__(self, *args: str | Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def environment(self) -> dict[str, str]:
+        """The environment a ``ci-bot`` of this data dir runs with (none of the shell's
+        CI_BOT_* settings)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("CI_BOT_")}
         env.update(
             CI_BOT_DATA_DIR=str(self.data_dir),
             CI_BOT_SECRETS_FILE=str(self.secrets_file),
             CI_BOT_MAX_PARALLEL="2",
         )
+        return env
+
+    def __call__(self, *args: str | Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [*ci_bot_command(), *map(str, args)],
-            env=env,
+            env=self.environment(),
             capture_output=True,
             text=True,
             timeout=timeout,
