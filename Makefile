@@ -85,8 +85,11 @@ demo: setup
 	CI_BOT_DATA_DIR=$(DEMO_DATA) $(BIN)/ci-bot run examples/monorepo --event push --branch main \
 	  --changed $(DEMO_CHANGED)
 
-bench: setup
-	$(BIN)/python bench/bench_workspace.py
+# Every benchmark in bench/, each against its baseline in the same process; a table of
+# ratios at the end.  BENCH_ARGS=--quick for a smoke run, --only engine logs for some.
+BENCH_ARGS ?=
+bench: setup postgres
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
