@@ -18,11 +18,12 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
-from ci_bot.engine.runner import LEASE_SECONDS
 from ci_bot.errors import ConfigError
 from ci_bot.executors.base import LABEL_PIPELINE
 from ci_bot.executors.docker import DockerExecutor
@@ -30,6 +31,8 @@ from ci_bot.executors.images import BUSYBOX_IMAGE, DEBIAN_PYTHON_IMAGE
 from ci_bot.executors.workspace import LABEL_BASE_IMAGE
 from ci_bot.store.records import Pipeline
 from ci_bot.store.store import Store
+from ci_bot.store.tables import PipelineRow
+from ci_bot.store.transactions import utcnow
 from ci_bot.tree.select import Event
 from ci_bot.tree.states import State
 from tests.containers import ci_bot_command, containers_of, peak_running
@@ -374,18 +377,17 @@ def test_timeout_kills_the_container_and_says_so(bot: Bot) -> None:
             """
             [pipeline.main.sleepy]
             timeout = "2s"
-            run = "echo going to sleep; sleep 30"
+            run = "echo going to sleep; sleep 30; echo woke up"
             [pipeline.main.after]
             run = "echo after"
             """
         )
     )
     pipeline_id = bot.launch(repo)
-    started = time.monotonic()
 
     pipeline = bot.run(pipeline_id)
 
-    assert time.monotonic() - started < 15
+    # Killed, not waited for: the log stops before "woke up" (no clock is read).
     sleepy = bot.only(pipeline_id, "/sleepy")
     assert (sleepy.state, sleepy.message) == (State.ERROR, "timed out after 2s")
     assert log(sleepy) == ["going to sleep", "[ci-bot] timed out after 2s"]
@@ -418,11 +420,10 @@ def test_cancel_kills_the_running_container_and_nothing_later_starts(bot: Bot) -
     other_process = Store(bot.settings.database_url)  # a person's `ci-bot cancel`
     other_process.cancel(pipeline_id, actor="someone")
     other_process.engine.dispose()
-    cancelled_at = time.monotonic()
     engine.join(SETTLE_SECONDS)
 
+    # Killed, not waited for: the container events below show the kill.
     assert result, "the engine did not settle the cancelled pipeline"
-    assert time.monotonic() - cancelled_at < 10
     assert result[0].state is State.CANCELLED
     long = bot.only(pipeline_id, "/long")
     assert (long.state, long.message) == (State.CANCELLED, "cancelled")
@@ -547,6 +548,13 @@ def test_a_killed_engine_is_taken_over_without_running_done_nodes_twice(
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait(10)
+    # The dead engine's lease is made to last a day: the resume below can only go on
+    # by seeing that its owner died, never by waiting for the lease to run out.
+    with bot.store.engine.begin() as connection:
+        long_lease = utcnow() + timedelta(days=1)
+        connection.execute(
+            update(PipelineRow).where(PipelineRow.id == 1).values(lease_until=long_lease)
+        )
     [slow] = bot.executions(1, "/slow")
     assert slow.state is State.RUNNING and slow.container_id
     assert bot.docker.containers.get(slow.container_id).status == "running"
@@ -560,7 +568,6 @@ def test_a_killed_engine_is_taken_over_without_running_done_nodes_twice(
             "/slow's container to exit",
         )
 
-    resumed_at = time.monotonic()
     second = _ci_bot(bot, "resume", "1", output=output)
     try:
         if container == "still running":
@@ -572,8 +579,6 @@ def test_a_killed_engine_is_taken_over_without_running_done_nodes_twice(
         second.kill()
         second.wait()
 
-    # The dead engine's lease was taken over at once, not after it expired.
-    assert time.monotonic() - resumed_at < LEASE_SECONDS
     assert bot.store.pipeline(1).state is State.DONE
     executions = bot.store.executions(1)
     for path in ("/quick", "/slow", "/after/one", "/after/two"):

@@ -170,13 +170,12 @@ def _host_config(client: DockerClient, container_id: str) -> dict[str, object]:
 def test_timeout_kills_and_removes_the_container(
     executor: DockerExecutor, make_spec: MakeSpec, docker_engine: DockerClient
 ) -> None:
-    spec = make_spec("echo waiting; sleep 60", timeout_seconds=2)
-    started = time.monotonic()
+    spec = make_spec("echo waiting; sleep 60; echo woke up", timeout_seconds=2)
 
     result = executor.run(spec)
 
+    # Killed, not waited for: the log stops before "woke up" (no clock is read).
     assert (result.state, result.message) == ("error", "timed out after 2s")
-    assert time.monotonic() - started < 20
     assert containers_of(docker_engine, spec) == []
     assert log_lines(spec) == ["waiting", "[ci-bot] timed out after 2s"]
 
