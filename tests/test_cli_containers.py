@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from docker import DockerClient
 
-from ci_bot.executors.base import LABEL_EXECUTION, LABEL_PIPELINE, LABEL_SERVICE_OF
+from ci_bot.executors.base import LABEL_BOT, LABEL_EXECUTION, LABEL_PIPELINE, LABEL_SERVICE_OF
 from ci_bot.store.store import Store
 from tests.containers import ci_bot_command, remove_leftovers
 from tests.gitrepos import make_repo
@@ -47,20 +47,33 @@ def cli(tmp_path: Path, docker_engine: DockerClient, busybox_image: str) -> Iter
     if database.exists():
         store = Store(f"sqlite:///{database}")
         pipeline_ids = [pipeline.id for pipeline in store.pipelines()]
+        bot_id = store.instance_id()
         store.engine.dispose()
         leftovers = remove_leftovers(docker_engine, pipeline_ids, runner.data_dir)
         assert not leftovers, f"containers left behind: {leftovers}"
-        assert not services_of(docker_engine, pipeline_ids)
+        assert not services_of(docker_engine, pipeline_ids, bot_id)
 
 
-def services_of(client: DockerClient, pipeline_ids: list[int]) -> list[str]:
-    """Service containers and networks still there for these pipelines."""
+def services_of(client: DockerClient, pipeline_ids: list[int], bot_id: str) -> list[str]:
+    """Service containers and networks still there for these pipelines of the bot
+    ``bot_id`` (other bots on this engine number their pipelines alike)."""
     found = []
     for pipeline_id in pipeline_ids:
-        labels = [LABEL_SERVICE_OF, f"{LABEL_PIPELINE}={pipeline_id}"]
-        found += [c.name for c in client.containers.list(all=True, filters={"label": labels})]
+        labels = [LABEL_SERVICE_OF, f"{LABEL_PIPELINE}={pipeline_id}", f"{LABEL_BOT}={bot_id}"]
+        containers = client.containers.list(
+            all=True, filters={"label": labels}, ignore_removed=True
+        )
+        found += [c.name for c in containers]
         found += [n.name for n in client.networks.list(filters={"label": labels})]
     return found
+
+
+def bot_id_of(cli: Cli) -> str:
+    store = Store(f"sqlite:///{cli.data_dir / 'ci-bot.sqlite'}")
+    try:
+        return store.instance_id()
+    finally:
+        store.engine.dispose()
 
 
 def containers_repo(tmp_path: Path, busybox: str, image: str) -> Path:
@@ -213,19 +226,20 @@ def test_services_are_removed_after_a_sigkilled_engine_is_resumed(
 
     engine.send_signal(signal.SIGKILL)
     engine.wait(30)
-    assert services_of(docker_engine, [1])  # the dead engine left them
+    bot_id = bot_id_of(cli)
+    assert services_of(docker_engine, [1], bot_id)  # the dead engine left them
 
     resumed = cli("resume", "1")
 
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    assert services_of(docker_engine, [1]) == []
+    assert services_of(docker_engine, [1], bot_id) == []
 
 
 def wait_for_exec_container(client: DockerClient, data_dir: Path) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         running = client.containers.list(
-            filters={"label": [LABEL_EXECUTION, f"{LABEL_PIPELINE}=1"]}
+            filters={"label": [LABEL_EXECUTION, f"{LABEL_PIPELINE}=1"]}, ignore_removed=True
         )
         mounts = [m.get("Source", "") for c in running for m in c.attrs.get("Mounts", [])]
         if any(source.startswith(str(data_dir.resolve())) for source in mounts):

@@ -136,7 +136,7 @@ class DockerExecutor:
         try:
             client = self._docker()
             # Services left by an engine that died mid-node (the node was not re-attached).
-            remove_leftovers(client, pipeline_id=pipeline_id)
+            remove_leftovers(client, pipeline_id=pipeline_id, bot_id=bot_id)
             self._workspaces.release(client, pipeline_id, bot_id)
         except (DockerException, RequestException) as exc:
             raise ExecutorError(self._failure_message(exc)) from exc

@@ -83,7 +83,10 @@ class Sidecars:
         sidecars = cls(client, spec, lambda service: "", lambda text: None)
         by_name = {service.name: service for service in spec.services}
         labels = [f"{LABEL_SERVICE_OF}={spec.execution_id}"]
-        for container in client.containers.list(all=True, filters={"label": labels}):
+        if spec.bot_id:  # execution ids are only unique within one bot's store
+            labels.append(f"{LABEL_BOT}={spec.bot_id}")
+        found = client.containers.list(all=True, filters={"label": labels}, ignore_removed=True)
+        for container in found:
             service = by_name.get(container.labels.get(LABEL_SERVICE, ""))
             if service is not None:
                 sidecars._started.append((service, container))
@@ -145,7 +148,7 @@ class Sidecars:
         """Keep each service's output beside the node's log, then remove them all."""
         for service, container in self._started:
             self._save_log(service, container)
-        remove_leftovers(self._client, self._spec.execution_id)
+        remove_leftovers(self._client, self._spec.execution_id, bot_id=self._spec.bot_id)
 
     def _save_log(self, service: Service, container: Container) -> None:
         path = service_log_path(self._spec.log_path, service.name)
@@ -168,14 +171,22 @@ class Sidecars:
         return labels
 
 
-def remove_leftovers(client: DockerClient, execution_id: str = "", pipeline_id: str = "") -> int:
+def remove_leftovers(
+    client: DockerClient, execution_id: str = "", pipeline_id: str = "", bot_id: str = ""
+) -> int:
     """Remove the service containers and networks of an execution (or of a whole
-    pipeline); how many things were removed."""
+    pipeline) of the bot ``bot_id``; how many things were removed.  Pipeline and
+    execution ids are only unique within one bot's store, and bots can share a
+    Docker engine: without ``bot_id`` another bot's pipeline 1 would lose its services."""
     labels = [f"{LABEL_SERVICE_OF}={execution_id}" if execution_id else LABEL_SERVICE_OF]
     if pipeline_id:
         labels.append(f"{LABEL_PIPELINE}={pipeline_id}")
+    if bot_id:
+        labels.append(f"{LABEL_BOT}={bot_id}")
     removed = 0
-    for container in client.containers.list(all=True, filters={"label": labels}):
+    # A container may go between the listing and its inspection (its engine removed it).
+    found = client.containers.list(all=True, filters={"label": labels}, ignore_removed=True)
+    for container in found:
         try:
             container.remove(force=True)
             removed += 1

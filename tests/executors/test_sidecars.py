@@ -35,7 +35,9 @@ def leftovers(docker_engine: DockerClient, pipeline_id: str) -> Iterator[None]:
     """After the test: no service container and no network of this pipeline remains."""
     yield
     labels = [LABEL_SERVICE_OF, f"{LABEL_PIPELINE}={pipeline_id}"]
-    containers = docker_engine.containers.list(all=True, filters={"label": labels})
+    containers = docker_engine.containers.list(
+        all=True, filters={"label": labels}, ignore_removed=True
+    )
     networks = docker_engine.networks.list(filters={"label": labels})
     assert (containers, networks) == ([], [])
 

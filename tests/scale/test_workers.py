@@ -58,9 +58,9 @@ def server(
     yield services
     services.engine.stop()
     services.store.close()
-    for container in docker_engine.containers.list(all=True, filters={"label": LABEL_PIPELINE}):
-        if container.labels.get("ci-bot.bot") == services.engine.bot_id:
-            container.remove(force=True)  # what the killed worker's engine left running
+    ours = {"label": [LABEL_PIPELINE, f"ci-bot.bot={services.engine.bot_id}"]}
+    for container in docker_engine.containers.list(all=True, filters=ours, ignore_removed=True):
+        container.remove(force=True)  # what the killed worker's engine left running
 
 
 def launch(services: Services, repo: Path) -> int:
