@@ -15,6 +15,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from contextlib import closing, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -265,12 +266,14 @@ class DockerExecutor:
                 sidecars.wait_ready(lambda: watch.cancelled)
             if watch.cancelled:
                 return ExecResult(CANCELLED, None, "cancelled", str(container.id))
-            logger.debug("docker start %s (%s)", container.id, spec.node_path)
-            container.start()
-            watch.kill_if_cancelled()  # kill() may have come between the check and start()
-            if on_started is not None:
-                on_started(str(container.id))
-            return self._follow(watch, spec, log, float(spec.timeout_seconds))
+            # Attached before start: the attach stream then holds all of the output.
+            with closing(OutputFollower.attach(container, log)) as output:
+                logger.debug("docker start %s (%s)", container.id, spec.node_path)
+                container.start()
+                watch.kill_if_cancelled()  # kill() may have come between the check and start()
+                if on_started is not None:
+                    on_started(str(container.id))
+                return self._follow(watch, spec, log, float(spec.timeout_seconds), output=output)
         finally:
             self._forget(spec.execution_id, container)
 
@@ -339,10 +342,11 @@ class DockerExecutor:
         log: LogWriter,
         seconds_left: float,
         floor_ns: int | None = None,
+        output: OutputFollower | None = None,
     ) -> ExecResult:
         """Copy the output into the log until the container ends or the deadline kills it."""
         container = watch.container
-        output = OutputFollower(container, log, floor_ns)
+        output = output or OutputFollower(container, log, floor_ns)
         timer = threading.Timer(max(0.0, seconds_left), watch.expire)
         timer.daemon = True
         timer.start()
@@ -355,7 +359,8 @@ class DockerExecutor:
             timer.join()  # a kill under way sets its flag before we read it
         output.catch_up()
         logger.debug("docker inspect %s", container.id)
-        container.reload()
+        with suppress(NotFound):  # another executor following it removed it first
+            container.reload()
         oom_killed = bool(container.attrs["State"].get("OOMKilled"))
         return outcomes.ended(
             spec, str(container.id), status, watch.cancelled, watch.timed_out, oom_killed

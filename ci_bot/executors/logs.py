@@ -15,8 +15,9 @@ masking whole lines catches a form however the output was chunked.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from itertools import chain, repeat
 from pathlib import Path
 from types import TracebackType
 
@@ -24,6 +25,7 @@ from ci_bot.secrets.masking import Masker
 from ci_bot.tree.params import write_mem
 
 PIECE_BYTES = 64 * 1024
+STDOUT = 1  # Docker's number for the stream (stderr is 2)
 NOTE_PREFIX = "[ci-bot] "  # lines ci-bot itself adds, e.g. why a node ended
 
 
@@ -58,36 +60,54 @@ class LogWriter:
         self._holdback = max(self._masker.longest - 1, 0)
         self._piece = piece_bytes
         self._clock = clock
-        self._pending = b""  # the start of a line not written yet: < piece + holdback bytes
-        self._pending_stamp = ""
+        # Per output stream (stdout, stderr): the start of a line not written yet
+        # (< piece + holdback bytes), and when its last part came.
+        self._pending: dict[int, tuple[bytes, str]] = {}
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file = path.open("ab")
         self._limit = limit_bytes
         self._written = self._file.tell()  # a re-attached node appends to what it wrote
         self._cut_off = False
 
-    def write(self, chunk: bytes, stamp: str | None = None) -> None:
-        """Take the next chunk of output (received at ``stamp``, default now).
+    def write(self, chunk: bytes, stamp: str | None = None, *, stream: int = STDOUT) -> None:
+        """Take the next chunk of ``stream``'s output (received at ``stamp``, default now).
 
-        Every complete line is on disk when this returns.
+        Every complete line is on disk when this returns.  Each stream's lines are
+        assembled apart: a chunk of stderr does not end an unfinished stdout line.
         """
         if not chunk:
             return
-        data = self._pending + chunk
+        pending = self._pending.pop(stream, None)
+        data = pending[0] + chunk if pending else chunk
         stamp = stamp or self._clock()
         prefix = f"{stamp} ".encode()
         out: list[bytes] = []
-        start = 0
-        while (end := data.find(b"\n", start)) != -1:
-            out.append(prefix + self._mask(data[start:end]) + b"\n")
-            start = end + 1
+        start = data.rfind(b"\n") + 1
+        if start:
+            # The complete lines at once: no form holds a newline, so masking them
+            # together hides what masking each would, and one replace stamps them all.
+            masked = self._mask(data[: start - 1])
+            out.append(prefix + masked.replace(b"\n", b"\n" + prefix) + b"\n")
         while len(data) - start >= self._piece + self._holdback:
             cut = self._cut(data, start)
             out.append(prefix + self._mask(data[start:cut]) + b"\n")
             start = cut
-        self._pending = data[start:]
-        self._pending_stamp = stamp
+        if start < len(data):
+            self._pending[stream] = (data[start:], stamp)
         self._emit(out)
+
+    def write_lines(self, stamps: Sequence[bytes], lines: Sequence[bytes]) -> None:
+        """Take whole lines (each ending with a newline), ``lines[i]`` received at
+        ``stamps[i]`` (the log's format, as bytes): what a followed container's output
+        mostly is.  The lines are on disk when this returns."""
+        if not lines:
+            return
+        if STDOUT in self._pending:  # the first line ends an unfinished one
+            self.write(lines[0], stamps[0].decode())
+            stamps, lines = stamps[1:], lines[1:]
+        if self._masker.occurs_in(b"".join(lines)):  # rarely: mask line by line
+            lines = [self._mask(line) for line in lines]
+        self._emit([b"".join(chain.from_iterable(zip(stamps, repeat(b" "), lines, strict=False)))])
 
     def note(self, message: str) -> None:
         """A line from ci-bot itself (why a node ended), after any unfinished output line."""
@@ -116,10 +136,9 @@ class LogWriter:
         self.close()
 
     def _flush_pending(self) -> None:
-        if self._pending:
-            prefix = f"{self._pending_stamp} ".encode()
-            self._emit([prefix + self._mask(self._pending) + b"\n"])
-            self._pending = b""
+        for stream in sorted(self._pending):
+            text, stamp = self._pending.pop(stream)
+            self._emit([f"{stamp} ".encode() + self._mask(text) + b"\n"])
 
     def _cut(self, data: bytes, start: int) -> int:
         """Where the piece starting at ``start`` ends: never inside a secret."""
@@ -132,29 +151,39 @@ class LogWriter:
     def _mask(self, text: bytes) -> bytes:
         return self._masker.hide_bytes(text)
 
-    def _emit(self, lines: list[bytes], *, output: bool = True) -> None:
+    def _emit(self, blocks: list[bytes], *, output: bool = True) -> None:
+        """Write ``blocks`` (each one or more whole log lines) and flush them."""
         if output and self._limit is not None:
-            lines = self._within_limit(lines)
-        if lines:
-            self._file.write(b"".join(lines))
+            blocks = self._within_limit(blocks)
+        if blocks:
+            self._file.write(b"".join(blocks) if len(blocks) > 1 else blocks[0])
             self._file.flush()
 
-    def _within_limit(self, lines: list[bytes]) -> list[bytes]:
+    def _within_limit(self, blocks: list[bytes]) -> list[bytes]:
         """The lines that still fit; at the first that does not, a note instead of it."""
         assert self._limit is not None
+        if self._cut_off:
+            return []
+        size = sum(map(len, blocks))
+        if self._written + size <= self._limit:
+            self._written += size
+            return blocks
         kept: list[bytes] = []
-        for line in lines:
-            if self._cut_off:
-                break
+        for line in _lines_of(b"".join(blocks)):
             if self._written + len(line) > self._limit:
                 self._cut_off = True
-                size = write_mem(self._limit)
-                note = f"the log was cut at {size} (CI_BOT_LOG_LIMIT); later output is dropped"
+                limit = write_mem(self._limit)
+                note = f"the log was cut at {limit} (CI_BOT_LOG_LIMIT); later output is dropped"
                 kept.append(f"{self._clock()} {NOTE_PREFIX}{note}\n".encode())
                 break
             self._written += len(line)
             kept.append(line)
         return kept
+
+
+def _lines_of(text: bytes) -> list[bytes]:
+    """``text``'s lines, each with its newline (only ``\\n`` ends a line: not ``\\r``)."""
+    return [line + b"\n" for line in text.split(b"\n")[:-1]]
 
 
 def tail(path: Path, lines: int = 50, *, block_bytes: int = 8192) -> list[str]:

@@ -119,6 +119,10 @@ class Masker:
     def hide_bytes(self, data: bytes) -> bytes:
         return data if self._pattern is None else self._pattern.sub(MASK.encode(), data)
 
+    def occurs_in(self, data: bytes) -> bool:
+        """Whether ``hide_bytes`` would change ``data``: one scan, no copy."""
+        return self._pattern is not None and self._pattern.search(data) is not None
+
     def spans(self, data: bytes, start: int, end: int) -> Iterator[tuple[int, int]]:
         """Where forms occur in ``data[start:end]`` (as ``hide_bytes`` would replace them)."""
         if self._pattern is not None:
