@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ci_bot.executors.logs import LogWriter, parse_timestamp, tail, utc_timestamp
+from ci_bot.secrets.masking import Masker
 
 STAMP = "2024-05-01T12:00:00.000Z"
 
@@ -190,3 +191,110 @@ def test_parse_timestamp() -> None:
     stamp = parse_timestamp(f"{STAMP} hello")
     assert stamp is not None and stamp.isoformat() == "2024-05-01T12:00:00+00:00"
     assert parse_timestamp("hello world") is None
+
+
+# -- whole chunks at once: what a followed container's output comes as ----------------
+
+SECRET = "tok-hunter22-XYZ"
+LINES = [
+    b"plain",
+    b"",
+    b"progress 10%\rprogress 50%\rprogress 100%",  # \r does not end a line
+    b"bad utf-8 \xff\xfe here",
+    f"the secret {SECRET} and again {SECRET}".encode(),
+    base64.b64encode(SECRET.encode()) + b" (base64)",
+    b"tail",
+]
+
+
+def expected_file(lines: list[bytes], secrets: dict[str, str]) -> bytes:
+    """The log the old line-at-a-time path wrote: each line masked on its own, stamped."""
+    masker = Masker.of_secrets(secrets)
+    return b"".join(f"{STAMP} ".encode() + masker.hide_bytes(line) + b"\n" for line in lines)
+
+
+def test_many_lines_in_one_chunk_give_the_line_by_line_file(tmp_path: Path) -> None:
+    lines = LINES * 500
+    with writer(tmp_path / "n.log", {"T": SECRET}) as out:
+        out.write(b"\n".join(lines) + b"\n")
+
+    assert (tmp_path / "n.log").read_bytes() == expected_file(lines, {"T": SECRET})
+
+
+def test_a_secret_split_at_every_chunk_boundary_is_masked(tmp_path: Path) -> None:
+    data = b"\n".join(LINES) + b"\n"
+    expected = expected_file(LINES, {"T": SECRET})
+    for cut in range(len(data) + 1):
+        for piece in (7, 64 * 1024):
+            log = tmp_path / f"{cut}-{piece}.log"
+            with writer(log, {"T": SECRET}, piece=piece) as out:
+                out.write(data[:cut])
+                out.write(data[cut:])
+            text = log.read_bytes()
+            assert SECRET.encode() not in text.replace(b"\n", b"")
+            if piece > len(data):
+                assert text == expected, cut
+
+
+def test_a_2_mb_line_is_written_in_pieces_with_its_secrets_masked(tmp_path: Path) -> None:
+    unit = b"x" * 1000 + SECRET.encode()
+    line = unit * (2 * 2**20 // len(unit))
+    log = tmp_path / "n.log"
+    with writer(log, {"T": SECRET}) as out:
+        for start in range(0, len(line), 16 * 1024):
+            out.write(line[start : start + 16 * 1024])
+        out.write(b"\nafter\n")
+
+    pieces = written(log)
+    assert pieces[-1] == "after"
+    assert all(len(piece) <= 64 * 1024 + len(SECRET) for piece in pieces)
+    assert "".join(pieces[:-1]) == line.decode().replace(SECRET, "***")
+
+
+def test_whole_lines_with_their_own_stamps(tmp_path: Path) -> None:
+    log = tmp_path / "n.log"
+    stamps = [f"2024-05-01T12:00:00.{n:03d}Z".encode() for n in range(len(LINES))]
+    with LogWriter(log, {"T": SECRET}) as out:
+        out.write(b"unfinished ", stamp=STAMP)
+        out.write_lines(stamps, [line + b"\n" for line in LINES])
+        out.write_lines(stamps[:1], [b"clean\n"])
+
+    got = log.read_bytes().split(b"\n")[:-1]
+    masker = Masker.of_secrets({"T": SECRET})
+    assert got[0] == stamps[0] + b" unfinished " + LINES[0]
+    pairs = zip(stamps, LINES, strict=True)
+    assert got[1:-1] == [s + b" " + masker.hide_bytes(t) for s, t in pairs][1:]
+    assert got[-1] == stamps[0] + b" clean"
+
+
+def test_stderr_does_not_end_an_unfinished_stdout_line(tmp_path: Path) -> None:
+    with writer(tmp_path / "n.log") as out:
+        out.write(b"no newline yet", stream=1)
+        out.write(b"an error\n", stream=2)
+        out.write(b", now\n", stream=1)
+        out.write(b"stdout to the end", stream=1)
+        out.write(b"stderr to the end", stream=2)
+
+    assert written(tmp_path / "n.log") == [
+        "an error",
+        "no newline yet, now",
+        "stdout to the end",
+        "stderr to the end",
+    ]
+
+
+def test_the_cut_falls_on_a_line_inside_a_chunk(tmp_path: Path) -> None:
+    log = tmp_path / "n.log"
+    line_bytes = len(f"{STAMP} line 0\n")
+    with LogWriter(log, clock=lambda: STAMP, limit_bytes=3 * line_bytes + 2) as out:
+        out.write(b"".join(b"line %d\n" % n for n in range(10)))
+        out.write_lines([STAMP.encode()], [b"dropped\n"])
+        out.note("ended")
+
+    assert written(log) == [
+        "line 0",
+        "line 1",
+        "line 2",
+        "[ci-bot] the log was cut at 98 (CI_BOT_LOG_LIMIT); later output is dropped",
+        "[ci-bot] ended",
+    ]
