@@ -95,6 +95,27 @@ def test_the_trie_hides_exactly_what_a_longest_first_alternation_would(
     assert Masker(values).hide(text) == expected
 
 
+@given(
+    values=st.lists(st.text(alphabet="ab+/=\n\u00e9\\.*", min_size=3, max_size=9), max_size=3),
+    data=st.binary(max_size=80),
+    planted=st.integers(0, 5),
+)
+def test_the_fast_search_finds_a_form_exactly_where_re_does(
+    values: list[str], data: bytes, planted: int
+) -> None:
+    forms = sorted({f.encode() for v in values for f in value_forms(v)})
+    data += b"".join(forms[:planted])  # raw bytes, invalid UTF-8 too
+    masker = Masker(values)
+    flat = re.compile(b"|".join(map(re.escape, forms))) if forms else None
+
+    assert masker.occurs_in(data) == (flat is not None and flat.search(data) is not None)
+
+
+def test_re2_is_there_for_the_fast_search() -> None:
+    """google-re2 is a dependency; without it masking is right, only slower."""
+    assert Masker(["a-secret"])._search is not None
+
+
 class Store:
     def __init__(self) -> None:
         self.values: list[str] = []
