@@ -85,9 +85,10 @@ class LogWriter:
         start = data.rfind(b"\n") + 1
         if start:
             # The complete lines at once: no form holds a newline, so masking them
-            # together hides what masking each would, and one replace stamps them all.
-            masked = self._mask(data[: start - 1])
-            out.append(prefix + masked.replace(b"\n", b"\n" + prefix) + b"\n")
+            # together hides what masking each would, and one replace stamps them all
+            # (each newline but the last is followed by the next line's stamp).
+            masked = self._mask(data[:start])
+            out += [prefix, masked.replace(b"\n", b"\n" + prefix, masked.count(b"\n") - 1)]
         while len(data) - start >= self._piece + self._holdback:
             cut = self._cut(data, start)
             out.append(prefix + self._mask(data[start:cut]) + b"\n")
