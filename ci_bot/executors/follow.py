@@ -72,7 +72,9 @@ class Watch:
 
 
 class OutputFollower:
-    """Streams one container's output into ``log``; ``floor_ns``: skip messages up to it."""
+    """Streams one container's output into ``log``: from its attach stream (``attach``,
+    before the container starts) or from Docker's logs (a container picked up again;
+    ``floor_ns``: skip messages up to it)."""
 
     def __init__(
         self,

@@ -10,6 +10,11 @@ bot's CI_BOT_LOG_LIMIT) output is dropped, once noted; ci-bot's own notes still 
 What is masked, and what is not, is ``ci_bot/secrets/masking.py``'s: each line of
 a secret, and its base64, base64url and hex forms.  No form holds a newline, so
 masking whole lines catches a form however the output was chunked.
+
+The work is done per chunk, not per line (a node may print millions of lines): the
+complete lines of a chunk are masked together (one scan; the same result as line by
+line, since no form spans a newline), stamped with one ``bytes.replace`` and written
+with one call.  Each output stream (stdout, stderr) keeps its own unfinished line.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ def parse_timestamp(line: str) -> datetime | None:
 
 
 class LogWriter:
-    """Appends a container's output to ``path`` line by line, masked and timestamped."""
+    """Appends a container's output to ``path`` as whole lines, masked and timestamped."""
 
     def __init__(
         self,
