@@ -20,13 +20,16 @@ from the Docker CLI, its output (stdout and stderr) written to a file.  Docker k
 its own json-file log in both cases.  The two sides alternate, round by round.
 
 Also printed: the peak RSS of this process while ci-bot's side ran (the log must
-stream, never be held: it stays flat however much is printed).
+stream, never be held: it stays flat however much is printed), and the CPU time
+ci-bot's side used per run (on a busy 2-core machine that, more than anything, is
+what it costs over bare: Docker's daemon does the same work in both).
 """
 
 from __future__ import annotations
 
 import secrets
 import shutil
+import statistics
 import subprocess
 import tempfile
 import threading
@@ -93,10 +96,14 @@ class _LogBench:
     def row(self, measure: str, command: str, rounds: int, target: float) -> Row:
         rss = _PeakRss()
 
+        cpu: list[float] = []
+
         def ours() -> float:
             spec = self._spec(command)
+            before = _cpu_seconds()
             with rss:
                 seconds = timed(lambda: self._check(self._executor.run(spec).state))
+            cpu.append(_cpu_seconds() - before)
             spec.log_path.unlink()  # do not keep 500 MB per round
             return seconds
 
@@ -111,7 +118,8 @@ class _LogBench:
         mine, theirs = interleave(rounds, ours, bare)
         notes = [
             f"ci-bot peak RSS {rss.peak / 2**20:.0f} MiB "
-            f"(grew at most {rss.growth / 2**20:.1f} MiB during a run)"
+            f"(grew at most {rss.growth / 2**20:.1f} MiB during a run); "
+            f"ci-bot's own CPU per run, median {statistics.median(cpu):.2f} s"
         ]
         return Row(measure, mine, theirs, target, notes=notes)
 
@@ -134,6 +142,12 @@ class _LogBench:
     def _check(state: str) -> None:
         if state != "done":
             raise SystemExit(f"the benchmark node ended {state}")
+
+
+def _cpu_seconds() -> float:
+    """User and system CPU this process used so far (its threads included)."""
+    times = psutil.Process().cpu_times()
+    return float(times.user + times.system)
 
 
 class _PeakRss:
