@@ -1,8 +1,12 @@
 """The runner: drives executors from the store's state.
 
-Each tick, for every pipeline this engine holds the lease of, it honours kill
-requests (cancel, reset of a running node), asks the scheduler what may start,
-queues those executions in the store and runs each in a thread.  Everything a
+Each tick, for every pipeline this engine holds the lease of, it reads one
+snapshot (one row when nothing changed since the engine last looked: the store
+keeps the Execs' states of the version it knows), honours kill requests (cancel,
+reset of a running node), asks the scheduler what may start, queues those
+executions in the store and runs each in a thread.  It ticks when one of its
+runs ends, when someone changes a pipeline (on PostgreSQL another process's
+change wakes it at once through ``LISTEN``) and otherwise every ``poll_seconds``.  Everything a
 person does (reset, skip, cancel) is written to the store by whoever asked, so
 any process running the engine honours it.  A pipeline whose engine died is
 taken over: its still-running containers are re-attached, the rest retried.
@@ -29,9 +33,11 @@ from ci_bot.executors.base import DONE, WORKER_ERROR, ExecResult, ExecSpec, Exec
 from ci_bot.metrics import observe_execution
 from ci_bot.secrets.source import SecretSource, as_source
 from ci_bot.settings import Settings
-from ci_bot.store.records import Execution, Pipeline
+from ci_bot.store.notifications import Listener
+from ci_bot.store.records import Execution, Pipeline, Snapshot
 from ci_bot.store.store import Store
-from ci_bot.tree.nodes import Resolved, walk
+from ci_bot.tree.derive import TreeIndex, index
+from ci_bot.tree.nodes import Resolved
 from ci_bot.tree.states import State
 
 logger = logging.getLogger(__name__)
@@ -72,14 +78,15 @@ class Engine:
         self._renewed: dict[int, float] = {}
         self._killed: set[int] = set()
         self._thread: threading.Thread | None = None
+        self._listener: Listener | None = None
 
     # --- driving ------------------------------------------------------------------------
 
     def run_until_settled(self, pipeline_id: int) -> Pipeline:
         """Drive one pipeline in this process until nothing runs or may start."""
         while True:
-            self.tick([pipeline_id])
-            pipeline = self.store.pipeline(pipeline_id)
+            snapshot = self._tick_one(pipeline_id)
+            pipeline = self.store.pipeline(pipeline_id) if snapshot is None else snapshot.pipeline
             if pipeline.finished_at is not None and not self._busy(pipeline_id):
                 if pipeline_id in self._renewed:  # tick may have released it already
                     self._release(pipeline_id)
@@ -96,7 +103,10 @@ class Engine:
         return self.run_until_settled(pipeline_id)
 
     def start(self) -> None:
-        """Drive every unfinished pipeline in a background thread (``ci-bot serve``)."""
+        """Drive every unfinished pipeline in a background thread (``ci-bot serve``); on
+        PostgreSQL, another process's change to a pipeline wakes it at once."""
+        self._listener = Listener(self.store.engine, lambda _pipeline_id: self._wake.set())
+        self._listener.start()
         self._thread = threading.Thread(target=self._serve, name="ci-bot-engine", daemon=True)
         self._thread.start()
 
@@ -110,6 +120,8 @@ class Engine:
         still running are left to run: the next engine re-attaches to them."""
         self._stop.set()
         self._wake.set()
+        if self._listener is not None:
+            self._listener.stop(timeout)
         if self._thread is not None:
             self._thread.join(timeout)
         for pipeline_id in list(self._renewed):
@@ -132,16 +144,22 @@ class Engine:
 
     def tick(self, pipeline_ids: Iterable[int]) -> None:
         for pipeline_id in pipeline_ids:
-            if not self._claim(pipeline_id):
-                continue
-            self._honour_kills(pipeline_id)
-            pipeline = self.store.pipeline(pipeline_id)
-            if pipeline.finished_at is not None:
-                if not self._busy(pipeline_id):
-                    self._release(pipeline_id)
-                continue
-            if not pipeline.cancel_requested:
-                self._launch(pipeline)
+            self._tick_one(pipeline_id)
+
+    def _tick_one(self, pipeline_id: int) -> Snapshot | None:
+        """One look at the pipeline (None: another engine holds it); the snapshot it
+        acted on.  Whatever it wrote wakes the engine again, to see the outcome."""
+        if not self._claim(pipeline_id):
+            return None
+        snapshot = self.store.snapshot(pipeline_id)
+        self._honour_kills(snapshot)
+        if snapshot.pipeline.finished_at is not None:
+            if not self._busy(pipeline_id):
+                self._release(pipeline_id)
+            return snapshot
+        if not snapshot.pipeline.cancel_requested:
+            self._launch(snapshot)
+        return snapshot
 
     # --- leases and recovery ---------------------------------------------------------------
 
@@ -181,22 +199,22 @@ class Engine:
             return
         containers = {c.execution_id: c for c in self.executor.running() if c.bot_id == self.bot_id}
         pipeline = self.store.pipeline(pipeline_id)
-        execs = self._execs(pipeline_id)
+        tree = self._index(pipeline_id)
         for execution in stale:
-            resolved = execs[execution.path][1]
+            resolved = tree.resolved[execution.path]
             container = containers.get(str(execution.id))
             spec = self._spec(pipeline, execution)
             if container is not None and not isinstance(spec, str):
                 logger.info(
                     "re-attaching %s to container %s", execution.path, container.container_id
                 )
-                self._start(execution, spec, resolved, attach=container.container_id)
+                self._start(pipeline, execution, spec, resolved, attach=container.container_id)
                 continue
             if pipeline.cancel_requested:
                 message = "cancelled; no engine was driving it and its container is gone"
-                self.store.finish(execution.id, State.CANCELLED, message=message)
+                self._finish(execution.id, State.CANCELLED, message=message)
                 continue
-            self.store.finish(
+            self._finish(
                 execution.id,
                 State.WORKER_ERROR,
                 message="the engine stopped while this ran and its container is gone",
@@ -205,33 +223,35 @@ class Engine:
 
     # --- launching --------------------------------------------------------------------------
 
-    def _launch(self, pipeline: Pipeline) -> None:
+    def _launch(self, snapshot: Snapshot) -> None:
+        pipeline = snapshot.pipeline
         tree = self.store.tree(pipeline.id)
         with self._lock:
             slots = self.settings.max_parallel - len(self._running)
         if slots <= 0:
             return
-        execs = self._execs(pipeline.id)
+        execs = index(tree)
         limits = Limits(slots, self._busy_groups() if _has_groups(execs) else frozenset())
         # A reset node whose old container is still being killed waits for it, so
         # two runs of one node never overlap on the same $CI_DATA.
-        dying = {execution.path for execution in self.store.kill_requests(pipeline.id)}
-        for path in pick(tree, self.store.exec_states(pipeline.id), limits):
+        dying = {execution.path for execution in snapshot.kill_requests}
+        for path in pick(tree, snapshot.exec_states, limits):
             if path in dying:
                 continue
-            group = execs[path][1].concurrency
+            group = execs.resolved[path].concurrency
             execution = (
                 self._queue_in_group(pipeline, path, group)
                 if group
                 else self.store.queue(pipeline.id, path, str(log_dir(self.settings, pipeline.id)))
             )
+            self._wake.set()  # it wrote: the next tick looks at what follows
             if execution is None:
                 continue  # another engine took the group first
             spec = self._spec(pipeline, execution)
             if isinstance(spec, str):  # the node cannot run as configured: say why
-                self.store.finish(execution.id, State.ERROR, message=spec)
+                self._finish(execution.id, State.ERROR, message=spec)
                 continue
-            self._start(execution, spec, execs[path][1])
+            self._start(pipeline, execution, spec, execs.resolved[path])
 
     def _queue_in_group(self, pipeline: Pipeline, path: str, group: str) -> Execution | None:
         """Queue ``path`` if its concurrency group is still free: checked and taken in
@@ -245,13 +265,18 @@ class Engine:
         """Concurrency groups with an Exec queued or running anywhere, in any engine."""
         busy = set()
         for pipeline_id, path in self.store.active_executions():
-            resolved = self._execs(pipeline_id).get(path)
-            if resolved is not None and resolved[1].concurrency:
-                busy.add(resolved[1].concurrency)
+            resolved = self._index(pipeline_id).resolved.get(path)
+            if resolved is not None and resolved.concurrency:
+                busy.add(resolved.concurrency)
         return frozenset(busy)
 
     def _start(
-        self, execution: Execution, spec: ExecSpec, resolved: Resolved, attach: str | None = None
+        self,
+        pipeline: Pipeline,
+        execution: Execution,
+        spec: ExecSpec,
+        resolved: Resolved,
+        attach: str | None = None,
     ) -> None:
         with self._lock:
             self._running[execution.id] = _Running(
@@ -259,17 +284,15 @@ class Engine:
             )
         thread = threading.Thread(
             target=self._execute,
-            args=(execution, spec, resolved, attach),
+            args=(Job(pipeline, execution, spec, resolved), attach),
             name=f"exec-{execution.id}",
             daemon=True,
         )
         thread.start()
 
-    def _execute(
-        self, execution: Execution, spec: ExecSpec, resolved: Resolved, attach: str | None
-    ) -> None:
+    def _execute(self, job: Job, attach: str | None) -> None:
+        execution, spec, resolved = job.execution, job.spec, job.resolved
         try:
-            job = Job(self.store.pipeline(execution.pipeline_id), execution, spec, resolved)
             key = self.artifacts.reuse_key(job)
             reused = self.artifacts.take_earlier(job, key) if attach is None else None
             if reused is not None:
@@ -279,7 +302,7 @@ class Engine:
             offered = ""  # the key its outputs are offered for reuse under
             if result.state == DONE:
                 result, offered = self.artifacts.after_done(job, key, reused, result)
-            self.store.finish(
+            ended = self.store.finish_execution(
                 execution.id,
                 State(result.state),
                 exit_code=result.exit_code,
@@ -289,7 +312,7 @@ class Engine:
                 reused_from=reused.execution_id if reused else None,
                 reuse_key=offered,
             )
-            self._count(execution.id)
+            self._count(ended.execution)
         except Exception:
             logger.exception("execution %s of %s failed to finish", execution.id, execution.path)
             self._finish_after_a_bug(execution)
@@ -299,12 +322,19 @@ class Engine:
                 self._killed.discard(execution.id)
             self._wake.set()
 
-    def _count(self, execution_id: int) -> None:
-        """The run's durations for /metrics; a failed read costs a sample, never the node."""
+    def _count(self, execution: Execution) -> None:
+        """The run's durations for /metrics; a failure costs a sample, never the node."""
         try:
-            observe_execution(self.store.execution(execution_id))
+            observe_execution(execution)
         except Exception:
-            logger.exception("execution %s was not counted in the metrics", execution_id)
+            logger.exception("execution %s was not counted in the metrics", execution.id)
+
+    def _finish(
+        self, execution_id: int, state: State, *, message: str, retry_limit: int = 0
+    ) -> None:
+        """End an execution from the engine's own thread; the next tick sees what follows."""
+        self.store.finish(execution_id, state, message=message, retry_limit=retry_limit)
+        self._wake.set()
 
     def _finish_after_a_bug(self, execution: Execution) -> None:
         """A bug in the bot must not leave a node running forever: it ends worker_error."""
@@ -327,8 +357,8 @@ class Engine:
             logger.exception("executor failed on %s", execution.path)
             return ExecResult(WORKER_ERROR, None, f"the executor failed: {error}")
 
-    def _honour_kills(self, pipeline_id: int) -> None:
-        for execution in self.store.kill_requests(pipeline_id):
+    def _honour_kills(self, snapshot: Snapshot) -> None:
+        for execution in snapshot.kill_requests:
             if execution.id in self._killed:
                 continue
             self._killed.add(execution.id)
@@ -338,9 +368,7 @@ class Engine:
             except Exception:
                 logger.exception("killing execution %s failed", execution.id)
             if execution.id not in self._running and execution.state is State.QUEUED:
-                self.store.finish(
-                    execution.id, State.CANCELLED, message="cancelled before it started"
-                )
+                self._finish(execution.id, State.CANCELLED, message="cancelled before it started")
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -353,19 +381,19 @@ class Engine:
         with self._lock:
             return any(r.pipeline_id == pipeline_id for r in self._running.values())
 
-    def _execs(self, pipeline_id: int) -> dict[str, tuple[str, Resolved]]:
-        """Each Exec's command and resolved parameters, by path."""
-        tree = self.store.tree(pipeline_id)
-        return {path: (node.run or "", r) for path, node, r in walk(tree) if node.is_exec}
+    def _index(self, pipeline_id: int) -> TreeIndex:
+        """Each node's resolved parameters and each Exec's command, by path."""
+        return index(self.store.tree(pipeline_id))
 
     def _spec(self, pipeline: Pipeline, execution: Execution) -> ExecSpec | str:
-        command, resolved = self._execs(pipeline.id)[execution.path]
+        tree = self._index(pipeline.id)
+        command, resolved = tree.commands[execution.path], tree.resolved[execution.path]
         spec = build_spec(self.settings, pipeline, execution, command, resolved, self.secrets)
         return spec if isinstance(spec, str) else dataclasses.replace(spec, bot_id=self.bot_id)
 
 
-def _has_groups(execs: dict[str, tuple[str, Resolved]]) -> bool:
-    return any(resolved.concurrency for _, resolved in execs.values())
+def _has_groups(tree: TreeIndex) -> bool:
+    return any(tree.resolved[path].concurrency for path in tree.exec_paths)
 
 
 def _owner_is_dead(owner: str) -> bool:

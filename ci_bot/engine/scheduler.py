@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # The state derivation is the tree core's; it is named here too for the engine's callers.
-from ci_bot.tree.derive import ACTIVE, ExecStates, is_settled, node_states, ready
-from ci_bot.tree.nodes import Node, walk
+from ci_bot.tree.derive import ACTIVE, ExecStates, index, is_settled, node_states, ready
+from ci_bot.tree.nodes import Node
 
 __all__ = ["ACTIVE", "ExecStates", "Limits", "is_settled", "node_states", "pick", "ready"]
 
@@ -26,13 +26,13 @@ class Limits:
 
 def pick(tree: Node, exec_states: ExecStates, limits: Limits) -> list[str]:
     """The Execs to start now: ready ones within the free slots and free groups."""
-    groups = {path: r.concurrency for path, node, r in walk(tree) if node.is_exec}
+    resolved = index(tree).resolved
     busy = set(limits.busy_groups)
     chosen: list[str] = []
     for path in ready(tree, exec_states):
         if len(chosen) >= limits.slots:
             break
-        group = groups.get(path)
+        group = resolved[path].concurrency
         if group is not None:
             if group in busy:
                 continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -52,6 +53,7 @@ class Pipeline:
     finished_at: datetime | None
     archived_at: datetime | None = None
     dirty: bool = False  # run from a working tree with uncommitted changes on top of ``sha``
+    version: int = 0  # bumped by every change to its Execs' states, skips, kills or tree
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,25 @@ class Execution:
         if self.command_new is None:
             return None
         return CommandChange(self.command_by or "", self.command_old or "", self.command_new)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What an engine decides from: a pipeline's row, its Execs' states and the executions
+    someone asked to kill, all of ``pipeline.version``."""
+
+    pipeline: Pipeline
+    exec_states: Mapping[str, State]
+    kill_requests: tuple[Execution, ...]
+
+
+@dataclass(frozen=True)
+class Ended:
+    """An execution just finished: whether its Exec goes back for another attempt, and
+    the execution as stored."""
+
+    retry: bool
+    execution: Execution
 
 
 @dataclass(frozen=True)

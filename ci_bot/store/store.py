@@ -3,27 +3,36 @@
 Every method is one transaction.  A change to an Exec's state, the run event
 that tells of it and the pipeline's cached state are written together, so a
 reader never sees one without the others.  Rows leave as frozen dataclasses.
+
+Each such change bumps the pipeline's ``version``.  The store keeps, by pipeline,
+the Execs' states (and the kills asked for) of the last version it wrote or read:
+a write applies its own change to them instead of reading the whole tree's states
+again, and ``snapshot`` answers from them after reading one row — whichever
+process changed the pipeline, a version it does not know makes it read again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ci_bot.store.events import RunEventRecords
 from ci_bot.store.exclusive import ExclusiveRecords
 from ci_bot.store.integration import IntegrationRecords
 from ci_bot.store.leases import LeaseRecords
+from ci_bot.store.notifications import notify
 from ci_bot.store.records import (
+    Ended,
     Execution,
     NewPipeline,
     NodeRecord,
     Pipeline,
     ReuseResult,
+    Snapshot,
 )
 from ci_bot.store.secret_records import SecretRecords
 from ci_bot.store.shared import SharedRecords
@@ -32,11 +41,30 @@ from ci_bot.store.transactions import NotFound as NotFound  # re-exported for ca
 from ci_bot.store.transactions import record
 from ci_bot.store.transactions import utcnow as utcnow
 from ci_bot.store.ui_records import UiRecords
-from ci_bot.tree.derive import is_settled, node_states
+from ci_bot.tree.derive import root_and_settled
 from ci_bot.tree.edit import with_command
 from ci_bot.tree.nodes import Node, walk
 from ci_bot.tree.states import State
 from ci_bot.tree.treejson import dumps, from_json
+
+
+@dataclass(frozen=True)
+class _Known:
+    """A pipeline's Execs' states and kill requests as of ``version`` (never mutated)."""
+
+    version: int
+    exec_states: Mapping[str, State]
+    kill_requests: tuple[Execution, ...]
+
+
+@dataclass
+class _Change:
+    """A write in progress on one pipeline, its row locked: the states it changes, from
+    the ones known (``kill_requests`` None: not known, read again after it)."""
+
+    pipeline: PipelineRow
+    exec_states: dict[str, State]
+    kill_requests: dict[int, Execution] | None
 
 
 class Store(
@@ -59,6 +87,7 @@ class Store(
         # that changes a command (in any process) changes the JSON, and a read of
         # the pipeline's row that sees new JSON drops the stale tree.
         self._trees: dict[int, tuple[str, Node]] = {}
+        self._known: dict[int, _Known] = {}  # by pipeline: see the module's docstring
 
     # --- pipelines -------------------------------------------------------------------
 
@@ -89,7 +118,8 @@ class Store(
             session.flush()
             self._apply_skips(session, row.id)
             self._event(session, row.id, "/", "created", State.PENDING, f"from {new.entry}")
-            self._refresh(session, row)
+            self._refresh(session, self._reread(session, row))
+            notify(session, row.id)
             return row.id
 
     def pipeline(self, pipeline_id: int) -> Pipeline:
@@ -133,8 +163,30 @@ class Store(
             self._event(session, pipeline_id, "/", "archived", None, "files removed by retention")
 
     def forget_tree(self, pipeline_id: int) -> None:
-        """Drop the cached tree of a pipeline no longer driven here (it is reloaded on need)."""
+        """Drop what is cached of a pipeline no longer driven here (reloaded on need)."""
         self._trees.pop(pipeline_id, None)
+        self._known.pop(pipeline_id, None)
+
+    def snapshot(self, pipeline_id: int) -> Snapshot:
+        """The pipeline, its Execs' states and its kill requests: one row read when this
+        store already knows the pipeline's version, three otherwise."""
+        with self._read() as session:
+            row = session.get(PipelineRow, pipeline_id)
+            if row is None:
+                raise NotFound(f"no pipeline {pipeline_id}")
+            self._drop_stale_tree(row)
+            pipeline = record(Pipeline, row, state=State(row.state))
+            known = self._known.get(pipeline_id)
+            if known is None or known.version != row.version:
+                # The row was read first: states read after it are never older than
+                # its version, so caching them under it can only cause a read too many.
+                known = _Known(
+                    row.version,
+                    self._exec_states(session, pipeline_id),
+                    tuple(self._kill_requests(session, pipeline_id)),
+                )
+                self._known[pipeline_id] = known
+            return Snapshot(pipeline, known.exec_states, known.kill_requests)
 
     def active_executions(self) -> list[tuple[int, str]]:
         """(pipeline, path) of every execution queued or running, in any pipeline."""
@@ -165,8 +217,7 @@ class Store(
             ]
 
     def exec_states(self, pipeline_id: int) -> dict[str, State]:
-        with self._read() as session:
-            return self._exec_states(session, pipeline_id)
+        return dict(self.snapshot(pipeline_id).exec_states)
 
     def executions(self, pipeline_id: int, path: str | None = None) -> list[Execution]:
         with self._read() as session:
@@ -201,12 +252,17 @@ class Store(
     def queue(self, pipeline_id: int, path: str, log_dir: str) -> Execution:
         """A new execution for a pending Exec; the Exec becomes queued."""
         with self._write() as session:
+            change = self._change(session, pipeline_id)
             node = self._node(session, pipeline_id, path)
-            attempts = session.query(ExecutionRow).filter_by(pipeline_id=pipeline_id, path=path)
+            attempts = session.scalar(
+                select(func.count(ExecutionRow.id)).where(
+                    ExecutionRow.pipeline_id == pipeline_id, ExecutionRow.path == path
+                )
+            )
             row = ExecutionRow(
                 pipeline_id=pipeline_id,
                 path=path,
-                attempt=attempts.count() + 1,
+                attempt=(attempts or 0) + 1,
                 state=State.QUEUED.value,
                 created_at=utcnow(),
             )
@@ -222,23 +278,26 @@ class Store(
             node.command_by = node.command_old = node.command_new = None
             node.state = State.QUEUED.value
             node.message = ""
+            change.exec_states[path] = State.QUEUED
             self._event(session, pipeline_id, path, "state", State.QUEUED, f"attempt {row.attempt}")
-            self._refresh(session, self._pipeline_row(session, pipeline_id))
+            self._refresh(session, change)
             return record(Execution, row, state=State.QUEUED)
 
     def mark_running(self, execution_id: int, container_id: str) -> None:
         with self._write() as session:
             row = self._execution_row(session, execution_id)
+            change = self._change(session, row.pipeline_id)
             row.state, row.container_id, row.started_at = (
                 State.RUNNING.value,
                 container_id,
                 utcnow(),
             )
-            node = self._node(session, row.pipeline_id, row.path)
-            if self._is_latest(session, row):
-                node.state = State.RUNNING.value
+            if self._is_latest(session, row, change):
+                self._set_node_state(session, row.pipeline_id, row.path, State.RUNNING)
+                change.exec_states[row.path] = State.RUNNING
                 self._event(session, row.pipeline_id, row.path, "state", State.RUNNING, "")
-            self._refresh(session, self._pipeline_row(session, row.pipeline_id))
+            self._note_execution(change, row)
+            self._refresh(session, change)
 
     def finish(
         self,
@@ -255,11 +314,35 @@ class Store(
         pending for another attempt; returns whether it did.  ``reused_from``: it ran no
         container but took that execution's result; ``reuse_key``: it ended done with its
         outputs saved under that key, for later runs to reuse."""
+        ended = self.finish_execution(
+            execution_id,
+            state,
+            exit_code=exit_code,
+            message=message,
+            retry_limit=retry_limit,
+            reused_from=reused_from,
+            reuse_key=reuse_key,
+        )
+        return ended.retry
+
+    def finish_execution(
+        self,
+        execution_id: int,
+        state: State,
+        *,
+        exit_code: int | None = None,
+        message: str = "",
+        retry_limit: int = 0,
+        reused_from: int | None = None,
+        reuse_key: str = "",
+    ) -> Ended:
+        """``finish``, answering with the execution as stored too (for the metrics)."""
         with self._write() as session:
             row = self._execution_row(session, execution_id)
+            change = self._change(session, row.pipeline_id)
             row.state, row.exit_code, row.message = state.value, exit_code, message
             row.ended_at = utcnow()
-            pipeline = self._pipeline_row(session, row.pipeline_id)
+            pipeline = change.pipeline
             if reused_from is not None:
                 row.reused_from, row.started_at = reused_from, row.started_at or row.ended_at
             if reuse_key and state is State.DONE:
@@ -269,19 +352,21 @@ class Store(
                     )
                 )
             retry = False
-            if self._is_latest(session, row):
+            if self._is_latest(session, row, change):
                 node = self._node(session, row.pipeline_id, row.path)
                 if state.is_failure:
                     node.failures += 1
                     retry = node.failures <= retry_limit and not pipeline.cancel_requested
                 node.state = State.PENDING.value if retry else state.value
                 node.message = message
+                change.exec_states[row.path] = State(node.state)
                 self._event(session, row.pipeline_id, row.path, "state", state, message)
                 if retry:
                     note = f"retrying ({node.failures} of {retry_limit})"
                     self._event(session, row.pipeline_id, row.path, "retry", State.PENDING, note)
-            self._refresh(session, pipeline)
-            return retry
+            self._note_execution(change, row)
+            self._refresh(session, change)
+            return Ended(retry, record(Execution, row, state=state))
 
     # --- control: reset, skip, unskip, cancel ---------------------------------------------
 
@@ -293,6 +378,7 @@ class Store(
         execution records the change; raises ValueError when ``path`` is not an Exec or
         ``run`` is empty (``tree.edit.command_refusal`` says why first)."""
         with self._write() as session:
+            pipeline = self._pipeline_row(session, pipeline_id)  # locked first, as in every write
             message = (
                 "" if run is None else self._change_command(session, pipeline_id, path, run, actor)
             )
@@ -304,15 +390,16 @@ class Store(
                     self._request_kill(session, pipeline_id, node.path)
                 node.state, node.message, node.failures = State.PENDING.value, "", 0
                 reset.append(node.path)
-            pipeline = self._pipeline_row(session, pipeline_id)
             pipeline.cancel_requested = False
             self._apply_skips(session, pipeline_id)
             self._event(session, pipeline_id, path, "reset", State.PENDING, message, actor)
-            self._refresh(session, pipeline)
+            self._refresh(session, self._reread(session, pipeline))
+            notify(session, pipeline_id)
             return reset
 
     def set_skip(self, pipeline_id: int, path: str, skip: bool, actor: str = "") -> None:
         with self._write() as session:
+            pipeline = self._pipeline_row(session, pipeline_id)  # locked first, as in every write
             node = self._node(session, pipeline_id, path)
             node.skip, node.skip_reason = (
                 skip,
@@ -322,7 +409,8 @@ class Store(
             kind = "skip" if skip else "unskip"
             state = State.SKIPPED if skip else State.PENDING
             self._event(session, pipeline_id, path, kind, state, "", actor)
-            self._refresh(session, self._pipeline_row(session, pipeline_id))
+            self._refresh(session, self._reread(session, pipeline))
+            notify(session, pipeline_id)
 
     def cancel(self, pipeline_id: int, actor: str = "") -> None:
         """Pending Execs are cancelled now; running ones are killed by their engine."""
@@ -336,18 +424,12 @@ class Store(
                     if node.state != State.RUNNING.value:
                         node.state = State.CANCELLED.value
             self._event(session, pipeline_id, "/", "cancel", State.CANCELLED, "", actor)
-            self._refresh(session, pipeline)
+            self._refresh(session, self._reread(session, pipeline))
+            notify(session, pipeline_id)
 
     def kill_requests(self, pipeline_id: int) -> list[Execution]:
-        with self._read() as session:
-            rows = session.scalars(
-                select(ExecutionRow).where(
-                    ExecutionRow.pipeline_id == pipeline_id,
-                    ExecutionRow.kill_requested.is_(True),
-                    ExecutionRow.state.in_([State.QUEUED.value, State.RUNNING.value]),
-                )
-            )
-            return [record(Execution, row, state=State(row.state)) for row in rows]
+        """Executions still queued or running that someone asked to kill."""
+        return list(self.snapshot(pipeline_id).kill_requests)
 
     # --- helpers (inside a transaction) ---------------------------------------------------
 
@@ -371,16 +453,57 @@ class Store(
         node.command_by, node.command_old, node.command_new = actor, old, run
         return f"new command: {run} (was: {old})"
 
-    def _refresh(self, session: Session, pipeline: PipelineRow) -> None:
-        """Re-derive the pipeline's state; settled pipelines get finished_at and an event."""
+    def _change(self, session: Session, pipeline_id: int) -> _Change:
+        """Begin a change of the pipeline: its row locked (other writers of it wait), the
+        states this store knows of its version, or read now when it knows none."""
+        pipeline = session.get(PipelineRow, pipeline_id, with_for_update=True)
+        if pipeline is None:
+            raise NotFound(f"no pipeline {pipeline_id}")
+        # Forgotten until this write commits: a rolled-back write leaves nothing behind.
+        known = self._known.pop(pipeline_id, None)
+        if known is not None and known.version == pipeline.version:
+            kills = {execution.id: execution for execution in known.kill_requests}
+            return _Change(pipeline, dict(known.exec_states), kills)
+        states = self._exec_states(session, pipeline_id)
+        kills = {e.id: e for e in self._kill_requests(session, pipeline_id)}
+        return _Change(pipeline, states, kills)
+
+    def _reread(self, session: Session, pipeline: PipelineRow) -> _Change:
+        """A change of many nodes at once (reset, skip, cancel): the states as they are
+        written now; the kill requests are read again after it commits."""
         session.flush()
+        self._known.pop(pipeline.id, None)
+        return _Change(pipeline, self._exec_states(session, pipeline.id), None)
+
+    @staticmethod
+    def _note_execution(change: _Change, row: ExecutionRow) -> None:
+        """Keep the known kill requests current with an execution just written."""
+        kills = change.kill_requests
+        if kills is None:
+            return
+        # ``row`` may have been read before the pipeline was locked: the kill requests
+        # read under the lock know better whether it was asked to die.
+        asked = row.kill_requested or row.id in kills
+        if asked and row.state in (State.QUEUED.value, State.RUNNING.value):
+            kills[row.id] = record(Execution, row, state=State(row.state), kill_requested=True)
+        else:
+            kills.pop(row.id, None)
+
+    def _refresh(self, session: Session, change: _Change) -> None:
+        """Derive the pipeline's state from the change's states and bump its version;
+        settled pipelines get finished_at and an event.  Once committed, the states
+        are what this store knows of the new version."""
+        pipeline, states = change.pipeline, change.exec_states
         self._drop_stale_tree(pipeline)
         if pipeline.id not in self._trees:
             self._trees[pipeline.id] = (pipeline.tree_json, from_json(pipeline.tree_json))
         tree = self._trees[pipeline.id][1]
-        states = self._exec_states(session, pipeline.id)
-        root = node_states(tree, states)["/"]
-        settled = is_settled(tree, states)
+        root, settled = root_and_settled(tree, states)
+        pipeline.version = (pipeline.version or 0) + 1
+        if change.kill_requests is not None:
+            pipeline_id = pipeline.id
+            known = _Known(pipeline.version, states, tuple(change.kill_requests.values()))
+            self._after_commit(session, lambda: self._known.__setitem__(pipeline_id, known))
         if pipeline.cancel_requested and root in (State.PENDING, State.QUEUED):
             root = State.CANCELLED
         changed = pipeline.state != root.value or (settled != (pipeline.finished_at is not None))
@@ -413,6 +536,16 @@ class Store(
             elif not under and row.state == State.SKIPPED.value:
                 row.state = State.PENDING.value
 
+    def _kill_requests(self, session: Session, pipeline_id: int) -> list[Execution]:
+        rows = session.scalars(
+            select(ExecutionRow).where(
+                ExecutionRow.pipeline_id == pipeline_id,
+                ExecutionRow.kill_requested.is_(True),
+                ExecutionRow.state.in_([State.QUEUED.value, State.RUNNING.value]),
+            )
+        )
+        return [record(Execution, row, state=State(row.state)) for row in rows]
+
     def _exec_states(self, session: Session, pipeline_id: int) -> dict[str, State]:
         rows = session.execute(
             select(NodeRow.path, NodeRow.state).where(
@@ -439,7 +572,8 @@ class Store(
         return row
 
     def _pipeline_row(self, session: Session, pipeline_id: int) -> PipelineRow:
-        row = session.get(PipelineRow, pipeline_id)
+        """The pipeline's row, locked for the write (on PostgreSQL; SQLite has one writer)."""
+        row = session.get(PipelineRow, pipeline_id, with_for_update=True)
         if row is None:
             raise NotFound(f"no pipeline {pipeline_id}")
         return row
@@ -450,17 +584,24 @@ class Store(
             raise NotFound(f"no execution {execution_id}")
         return row
 
-    def _is_latest(self, session: Session, row: ExecutionRow) -> bool:
-        latest = session.scalar(
-            select(ExecutionRow.id)
-            .where(ExecutionRow.pipeline_id == row.pipeline_id, ExecutionRow.path == row.path)
-            .order_by(ExecutionRow.id.desc())
-            .limit(1)
-        )
-        node = self._node(session, row.pipeline_id, row.path)
+    def _is_latest(self, session: Session, row: ExecutionRow, change: _Change) -> bool:
         # After a reset the Exec is pending with no newer execution yet: the old
         # one must not overwrite that.
-        return latest == row.id and node.state in (State.QUEUED.value, State.RUNNING.value)
+        if change.exec_states.get(row.path) not in (State.QUEUED, State.RUNNING):
+            return False
+        latest = session.scalar(
+            select(func.max(ExecutionRow.id)).where(
+                ExecutionRow.pipeline_id == row.pipeline_id, ExecutionRow.path == row.path
+            )
+        )
+        return latest == row.id
+
+    def _set_node_state(self, session: Session, pipeline_id: int, path: str, state: State) -> None:
+        session.execute(
+            update(NodeRow)
+            .where(NodeRow.pipeline_id == pipeline_id, NodeRow.path == path)
+            .values(state=state.value)
+        )
 
     def _request_kill(self, session: Session, pipeline_id: int, path: str) -> None:
         session.execute(

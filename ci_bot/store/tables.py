@@ -36,6 +36,10 @@ class PipelineRow(Base):
     # changes an Exec, so lists and crash recovery need not load every tree.
     state: Mapped[str] = mapped_column(String(20), index=True)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Bumped by every write that changes an Exec's state, a kill request, a skip or the
+    # tree: a process that cached the states of one version knows from this one number
+    # whether they still hold (``Store.snapshot``).
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # False for a pull request from a fork: its Execs never get secrets.
     trusted: Mapped[bool] = mapped_column(Boolean, default=True)
     lease_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -4,7 +4,7 @@ IMMEDIATE) and plain reads; rows leave as frozen dataclasses."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields
 from datetime import UTC, datetime
@@ -15,6 +15,9 @@ from sqlalchemy.orm import Session
 from ci_bot.store.database import WRITE, open_engine
 
 T = TypeVar("T")
+
+# session.info key: what to do once the write's transaction committed (``after_commit``).
+AFTER_COMMIT = "ci_bot_after_commit"
 
 
 class NotFound(LookupError):
@@ -45,8 +48,17 @@ class Transactions:
     def _write(self) -> Iterator[Session]:
         with self._write_lock, self.engine.connect().execution_options(**{WRITE: True}) as conn:
             with Session(bind=conn, expire_on_commit=False) as session, session.begin():
+                committed: list[Callable[[], None]] = session.info.setdefault(AFTER_COMMIT, [])
                 yield session
             conn.commit()
+            for callback in committed:  # still under the write lock: in commit order
+                callback()
+
+    @staticmethod
+    def _after_commit(session: Session, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the write ``session`` belongs to has committed (never, if
+        it rolls back): what a process keeps in memory must not run ahead of the database."""
+        session.info[AFTER_COMMIT].append(callback)
 
     @contextmanager
     def _read(self) -> Iterator[Session]:
