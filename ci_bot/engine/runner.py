@@ -110,6 +110,11 @@ class Engine:
         self._thread = threading.Thread(target=self._serve, name="ci-bot-engine", daemon=True)
         self._thread.start()
 
+    def listening(self, timeout: float | None = None) -> bool:
+        """Whether other processes' changes wake this engine at once (``start`` on
+        PostgreSQL), waiting up to ``timeout`` for its ``LISTEN`` to be in place."""
+        return self._listener is not None and self._listener.listening.wait(timeout)
+
     @property
     def is_running(self) -> bool:
         """Whether ``start`` made it drive pipelines in the background (and it still does)."""

@@ -76,8 +76,8 @@ class Listener:
 
     def _listen(self, missed: bool) -> None:
         pooled = self.engine.raw_connection()
-        pooled.detach()  # a connection of its own for as long as it listens
         connection: Any = pooled.driver_connection
+        pooled.detach()  # a connection of its own for as long as it listens
         try:
             connection.autocommit = True
             connection.execute(f"LISTEN {CHANNEL}")
@@ -89,4 +89,4 @@ class Listener:
                     payload = str(notice.payload)
                     self.on_change(int(payload) if payload.isdigit() else 0)
         finally:
-            pooled.close()
+            connection.close()

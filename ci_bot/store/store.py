@@ -14,12 +14,15 @@ process changed the pipeline, a version it does not know makes it read again.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from ci_bot.store import statements as sql
 from ci_bot.store.events import RunEventRecords
 from ci_bot.store.exclusive import ExclusiveRecords
 from ci_bot.store.integration import IntegrationRecords
@@ -60,11 +63,29 @@ class _Known:
 @dataclass
 class _Change:
     """A write in progress on one pipeline, its row locked: the states it changes, from
-    the ones known (``kill_requests`` None: not known, read again after it)."""
+    the ones known (``kill_requests`` None: not known, read again after it), and the
+    run events that tell of it as (path, kind, state, message)."""
 
-    pipeline: PipelineRow
+    pipeline_id: int
+    version: int
+    state: str  # the root's cached state before the change
+    finished_at: datetime | None
+    cancel_requested: bool
+    repo: str
+    tree: Node
     exec_states: dict[str, State]
     kill_requests: dict[int, Execution] | None
+    events: list[tuple[str, str, State, str]] = field(default_factory=list)
+
+
+def _bound(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Column values as the parameters of ``statements`` (``p_<column>``)."""
+    return {f"p_{name}": value for name, value in values.items()}
+
+
+def _with(row: Any, values: Mapping[str, Any]) -> SimpleNamespace:
+    """``row``'s columns with ``values`` written over them: the row as the write left it."""
+    return SimpleNamespace(**{**row._asdict(), **values})
 
 
 class Store(
@@ -124,11 +145,7 @@ class Store(
 
     def pipeline(self, pipeline_id: int) -> Pipeline:
         with self._read() as session:
-            row = session.get(PipelineRow, pipeline_id)
-            if row is None:
-                raise NotFound(f"no pipeline {pipeline_id}")
-            self._drop_stale_tree(row)
-            return record(Pipeline, row, state=State(row.state))
+            return self._pipeline_record(session, pipeline_id)
 
     def pipelines(self, limit: int = 50) -> list[Pipeline]:
         with self._read() as session:
@@ -171,21 +188,17 @@ class Store(
         """The pipeline, its Execs' states and its kill requests: one row read when this
         store already knows the pipeline's version, three otherwise."""
         with self._read() as session:
-            row = session.get(PipelineRow, pipeline_id)
-            if row is None:
-                raise NotFound(f"no pipeline {pipeline_id}")
-            self._drop_stale_tree(row)
-            pipeline = record(Pipeline, row, state=State(row.state))
+            pipeline = self._pipeline_record(session, pipeline_id)
             known = self._known.get(pipeline_id)
-            if known is None or known.version != row.version:
+            if known is None or known.version != pipeline.version:
                 # The row was read first: states read after it are never older than
                 # its version, so caching them under it can only cause a read too many.
                 known = _Known(
-                    row.version,
+                    pipeline.version,
                     self._exec_states(session, pipeline_id),
                     tuple(self._kill_requests(session, pipeline_id)),
                 )
-                self._known[pipeline_id] = known
+                self._learn(pipeline_id, known)
             return Snapshot(pipeline, known.exec_states, known.kill_requests)
 
     def active_executions(self) -> list[tuple[int, str]]:
@@ -253,50 +266,62 @@ class Store(
         """A new execution for a pending Exec; the Exec becomes queued."""
         with self._write() as session:
             change = self._change(session, pipeline_id)
-            node = self._node(session, pipeline_id, path)
-            attempts = session.scalar(
-                select(func.count(ExecutionRow.id)).where(
-                    ExecutionRow.pipeline_id == pipeline_id, ExecutionRow.path == path
-                )
-            )
-            row = ExecutionRow(
-                pipeline_id=pipeline_id,
-                path=path,
-                attempt=(attempts or 0) + 1,
-                state=State.QUEUED.value,
-                created_at=utcnow(),
-            )
-            session.add(row)
-            session.flush()
-            row.log_path = f"{log_dir}/{row.id}.log"
+            db = session.connection()
+            node_key = {"p_pipeline_id": pipeline_id, "p_path": path}
+            node = db.execute(sql.NODE_COMMAND, node_key).one_or_none()
+            if node is None:
+                raise NotFound(f"pipeline {pipeline_id} has no node {path}")
+            attempt = 1 + (db.execute(sql.ATTEMPTS, node_key).scalar() or 0)
             # a reset's change of command belongs to the execution that runs it
-            row.command_by, row.command_old, row.command_new = (
-                node.command_by,
-                node.command_old,
-                node.command_new,
+            values: dict[str, Any] = {
+                "pipeline_id": pipeline_id,
+                "path": path,
+                "attempt": attempt,
+                "state": State.QUEUED.value,
+                "message": "",
+                "log_path": "",
+                "kill_requested": False,
+                "created_at": utcnow(),
+                "command_by": node.command_by,
+                "command_old": node.command_old,
+                "command_new": node.command_new,
+            }
+            execution_id = db.execute(sql.NEW_EXECUTION, values).scalar_one()
+            values["log_path"] = f"{log_dir}/{execution_id}.log"
+            db.execute(
+                sql.SET_LOG_PATH, {"p_execution_id": execution_id, "p_log_path": values["log_path"]}
             )
-            node.command_by = node.command_old = node.command_new = None
-            node.state = State.QUEUED.value
-            node.message = ""
+            db.execute(sql.QUEUE_NODE, {**node_key, "p_state": State.QUEUED.value})
             change.exec_states[path] = State.QUEUED
-            self._event(session, pipeline_id, path, "state", State.QUEUED, f"attempt {row.attempt}")
+            change.events.append((path, "state", State.QUEUED, f"attempt {attempt}"))
             self._refresh(session, change)
-            return record(Execution, row, state=State.QUEUED)
+            return Execution(
+                **{**values, "state": State.QUEUED},
+                id=execution_id,
+                exit_code=None,
+                container_id=None,
+                reused_from=None,
+                started_at=None,
+                ended_at=None,
+            )
 
     def mark_running(self, execution_id: int, container_id: str) -> None:
         with self._write() as session:
             row = self._execution_row(session, execution_id)
             change = self._change(session, row.pipeline_id)
-            row.state, row.container_id, row.started_at = (
-                State.RUNNING.value,
-                container_id,
-                utcnow(),
-            )
+            started = {
+                "state": State.RUNNING.value,
+                "container_id": container_id,
+                "started_at": utcnow(),
+            }
+            db = session.connection()
+            db.execute(sql.START_EXECUTION, {"p_execution_id": execution_id, **_bound(started)})
             if self._is_latest(session, row, change):
-                self._set_node_state(session, row.pipeline_id, row.path, State.RUNNING)
+                node_key = {"p_pipeline_id": row.pipeline_id, "p_path": row.path}
+                db.execute(sql.SET_NODE_STATE, {**node_key, "p_state": State.RUNNING.value})
                 change.exec_states[row.path] = State.RUNNING
-                self._event(session, row.pipeline_id, row.path, "state", State.RUNNING, "")
-            self._note_execution(change, row)
+                change.events.append((row.path, "state", State.RUNNING, ""))
+            self._note_execution(change, _with(row, started))
             self._refresh(session, change)
 
     def finish(
@@ -340,33 +365,56 @@ class Store(
         with self._write() as session:
             row = self._execution_row(session, execution_id)
             change = self._change(session, row.pipeline_id)
-            row.state, row.exit_code, row.message = state.value, exit_code, message
-            row.ended_at = utcnow()
-            pipeline = change.pipeline
+            now = utcnow()
+            ended: dict[str, Any] = {
+                "state": state.value,
+                "exit_code": exit_code,
+                "message": message,
+                "ended_at": now,
+                "started_at": row.started_at,
+                "reused_from": row.reused_from,
+            }
             if reused_from is not None:
-                row.reused_from, row.started_at = reused_from, row.started_at or row.ended_at
+                ended["reused_from"] = reused_from
+                ended["started_at"] = row.started_at or now
+            db = session.connection()
+            db.execute(sql.END_EXECUTION, {"p_execution_id": execution_id, **_bound(ended)})
             if reuse_key and state is State.DONE:
-                session.add(
-                    ReuseRow(
-                        repo=pipeline.repo, key=reuse_key, execution_id=row.id, created_at=utcnow()
-                    )
+                db.execute(
+                    sql.NEW_REUSE,
+                    {
+                        "repo": change.repo,
+                        "key": reuse_key,
+                        "execution_id": execution_id,
+                        "created_at": now,
+                    },
                 )
             retry = False
             if self._is_latest(session, row, change):
-                node = self._node(session, row.pipeline_id, row.path)
+                node_key = {"p_pipeline_id": row.pipeline_id, "p_path": row.path}
+                failures = db.execute(sql.NODE_FAILURES, node_key).scalar() or 0
                 if state.is_failure:
-                    node.failures += 1
-                    retry = node.failures <= retry_limit and not pipeline.cancel_requested
-                node.state = State.PENDING.value if retry else state.value
-                node.message = message
-                change.exec_states[row.path] = State(node.state)
-                self._event(session, row.pipeline_id, row.path, "state", state, message)
+                    failures += 1
+                    retry = failures <= retry_limit and not change.cancel_requested
+                now_state = State.PENDING if retry else state
+                db.execute(
+                    sql.END_NODE,
+                    {
+                        **node_key,
+                        "p_state": now_state.value,
+                        "p_message": message,
+                        "p_failures": failures,
+                    },
+                )
+                change.exec_states[row.path] = now_state
+                change.events.append((row.path, "state", state, message))
                 if retry:
-                    note = f"retrying ({node.failures} of {retry_limit})"
-                    self._event(session, row.pipeline_id, row.path, "retry", State.PENDING, note)
-            self._note_execution(change, row)
+                    note = f"retrying ({failures} of {retry_limit})"
+                    change.events.append((row.path, "retry", State.PENDING, note))
+            execution = _with(row, ended)
+            self._note_execution(change, execution)
             self._refresh(session, change)
-            return Ended(retry, record(Execution, row, state=state))
+            return Ended(retry, record(Execution, execution, state=state))
 
     # --- control: reset, skip, unskip, cancel ---------------------------------------------
 
@@ -456,33 +504,73 @@ class Store(
     def _change(self, session: Session, pipeline_id: int) -> _Change:
         """Begin a change of the pipeline: its row locked (other writers of it wait), the
         states this store knows of its version, or read now when it knows none."""
-        pipeline = session.get(PipelineRow, pipeline_id, with_for_update=True)
-        if pipeline is None:
+        db = session.connection()
+        head = db.execute(sql.LOCK_PIPELINE, {"p_pipeline_id": pipeline_id}).one_or_none()
+        if head is None:
             raise NotFound(f"no pipeline {pipeline_id}")
-        # Forgotten until this write commits: a rolled-back write leaves nothing behind.
-        known = self._known.pop(pipeline_id, None)
-        if known is not None and known.version == pipeline.version:
+        # What is known stays until this write commits (a rolled-back write changed nothing).
+        known = self._known.get(pipeline_id)
+        cached_tree = self._trees.get(pipeline_id)
+        if known is not None and known.version == head.version and cached_tree is not None:
+            # The same version: the same tree too (a changed command bumps it).
+            tree = cached_tree[1]
+            states = dict(known.exec_states)
             kills = {execution.id: execution for execution in known.kill_requests}
-            return _Change(pipeline, dict(known.exec_states), kills)
-        states = self._exec_states(session, pipeline_id)
-        kills = {e.id: e for e in self._kill_requests(session, pipeline_id)}
-        return _Change(pipeline, states, kills)
+        else:
+            text = db.execute(sql.TREE_JSON, {"p_pipeline_id": pipeline_id}).scalar()
+            tree = self._parsed_tree(pipeline_id, text or "")
+            states = self._exec_states(session, pipeline_id)
+            kills = {e.id: e for e in self._kill_requests(session, pipeline_id)}
+        return _Change(
+            pipeline_id,
+            head.version,
+            head.state,
+            head.finished_at,
+            head.cancel_requested,
+            head.repo,
+            tree,
+            states,
+            kills,
+        )
 
     def _reread(self, session: Session, pipeline: PipelineRow) -> _Change:
         """A change of many nodes at once (reset, skip, cancel): the states as they are
         written now; the kill requests are read again after it commits."""
         session.flush()
         self._known.pop(pipeline.id, None)
-        return _Change(pipeline, self._exec_states(session, pipeline.id), None)
+        return _Change(
+            pipeline.id,
+            pipeline.version or 0,
+            pipeline.state,
+            pipeline.finished_at,
+            pipeline.cancel_requested,
+            pipeline.repo,
+            self._parsed_tree(pipeline.id, pipeline.tree_json),
+            self._exec_states(session, pipeline.id),
+            None,
+        )
+
+    def _parsed_tree(self, pipeline_id: int, text: str) -> Node:
+        cached = self._trees.get(pipeline_id)
+        if cached is None or cached[0] != text:
+            cached = (text, from_json(text))
+            self._trees[pipeline_id] = cached
+        return cached[1]
+
+    def _learn(self, pipeline_id: int, known: _Known) -> None:
+        """Keep ``known`` unless something newer is known already (a read racing a write)."""
+        current = self._known.get(pipeline_id)
+        if current is None or current.version < known.version:
+            self._known[pipeline_id] = known
 
     @staticmethod
-    def _note_execution(change: _Change, row: ExecutionRow) -> None:
+    def _note_execution(change: _Change, row: Any) -> None:
         """Keep the known kill requests current with an execution just written."""
         kills = change.kill_requests
         if kills is None:
             return
-        # ``row`` may have been read before the pipeline was locked: the kill requests
-        # read under the lock know better whether it was asked to die.
+        # ``row`` was read before the pipeline was locked: the kill requests read
+        # under the lock know better whether it was asked to die.
         asked = row.kill_requested or row.id in kills
         if asked and row.state in (State.QUEUED.value, State.RUNNING.value):
             kills[row.id] = record(Execution, row, state=State(row.state), kill_requested=True)
@@ -490,33 +578,60 @@ class Store(
             kills.pop(row.id, None)
 
     def _refresh(self, session: Session, change: _Change) -> None:
-        """Derive the pipeline's state from the change's states and bump its version;
-        settled pipelines get finished_at and an event.  Once committed, the states
-        are what this store knows of the new version."""
-        pipeline, states = change.pipeline, change.exec_states
-        self._drop_stale_tree(pipeline)
-        if pipeline.id not in self._trees:
-            self._trees[pipeline.id] = (pipeline.tree_json, from_json(pipeline.tree_json))
-        tree = self._trees[pipeline.id][1]
-        root, settled = root_and_settled(tree, states)
-        pipeline.version = (pipeline.version or 0) + 1
-        if change.kill_requests is not None:
-            pipeline_id = pipeline.id
-            known = _Known(pipeline.version, states, tuple(change.kill_requests.values()))
-            self._after_commit(session, lambda: self._known.__setitem__(pipeline_id, known))
-        if pipeline.cancel_requested and root in (State.PENDING, State.QUEUED):
+        """Derive the pipeline's state from the change's states, bump its version and
+        write the change's events; settled pipelines get finished_at and an event.  Once
+        committed, the states are what this store knows of the new version."""
+        root, settled = root_and_settled(change.tree, change.exec_states)
+        if change.cancel_requested and root in (State.PENDING, State.QUEUED):
             root = State.CANCELLED
-        changed = pipeline.state != root.value or (settled != (pipeline.finished_at is not None))
-        pipeline.state = root.value
-        if settled and pipeline.finished_at is None:
-            pipeline.finished_at = utcnow()
-            self._event(session, pipeline.id, "/", "finished", root, "")
+        values: dict[str, Any] = {
+            "p_pipeline_id": change.pipeline_id,
+            "p_version": change.version + 1,
+            "p_state": root.value,
+            "p_finished_at": change.finished_at,
+        }
+        events = list(change.events)
+        if settled and change.finished_at is None:
+            values["p_finished_at"] = utcnow()
+            events.append(("/", "finished", root, ""))
         elif not settled:
-            pipeline.finished_at = None
+            values["p_finished_at"] = None
+        changed = change.state != root.value or settled != (change.finished_at is not None)
         if changed and not settled:
-            self._event(session, pipeline.id, "/", "pipeline", root, "")
+            events.append(("/", "pipeline", root, ""))
+        db = session.connection()
+        db.execute(sql.UPDATE_PIPELINE, values)
+        if events:
+            now = utcnow()
+            rows = [
+                {
+                    "pipeline_id": change.pipeline_id,
+                    "path": path,
+                    "kind": kind,
+                    "state": state.value,
+                    "message": message,
+                    "actor": "",
+                    "created_at": now,
+                }
+                for path, kind, state, message in events
+            ]
+            db.execute(sql.NEW_EVENTS, rows)
+        if change.kill_requests is not None:
+            pipeline_id = change.pipeline_id
+            known = _Known(
+                change.version + 1, change.exec_states, tuple(change.kill_requests.values())
+            )
+            self._after_commit(session, lambda: self._learn(pipeline_id, known))
 
-    def _drop_stale_tree(self, pipeline: PipelineRow) -> None:
+    def _pipeline_record(self, session: Session, pipeline_id: int) -> Pipeline:
+        row = session.connection().execute(sql.PIPELINE, {"p_pipeline_id": pipeline_id})
+        found = row.one_or_none()
+        if found is None:
+            raise NotFound(f"no pipeline {pipeline_id}")
+        self._drop_stale_tree(found)
+        return record(Pipeline, found, state=State(found.state))
+
+    def _drop_stale_tree(self, pipeline: PipelineRow | Any) -> None:
         """Forget the parsed tree when the row's JSON is not what it was parsed from
         (another process changed a command).  Comparing equal strings is cheap."""
         cached = self._trees.get(pipeline.id)
@@ -578,23 +693,22 @@ class Store(
             raise NotFound(f"no pipeline {pipeline_id}")
         return row
 
-    def _execution_row(self, session: Session, execution_id: int) -> ExecutionRow:
-        row = session.get(ExecutionRow, execution_id)
+    def _execution_row(self, session: Session, execution_id: int) -> Any:
+        """The execution's columns (a plain row: hot writes change it with UPDATEs)."""
+        db = session.connection()
+        row = db.execute(sql.EXECUTION, {"p_execution_id": execution_id}).one_or_none()
         if row is None:
             raise NotFound(f"no execution {execution_id}")
         return row
 
-    def _is_latest(self, session: Session, row: ExecutionRow, change: _Change) -> bool:
+    def _is_latest(self, session: Session, row: Any, change: _Change) -> bool:
         # After a reset the Exec is pending with no newer execution yet: the old
         # one must not overwrite that.
         if change.exec_states.get(row.path) not in (State.QUEUED, State.RUNNING):
             return False
-        latest = session.scalar(
-            select(func.max(ExecutionRow.id)).where(
-                ExecutionRow.pipeline_id == row.pipeline_id, ExecutionRow.path == row.path
-            )
-        )
-        return latest == row.id
+        node_key = {"p_pipeline_id": row.pipeline_id, "p_path": row.path}
+        latest = session.connection().execute(sql.LATEST, node_key).scalar()
+        return bool(latest == row.id)
 
     def _set_node_state(self, session: Session, pipeline_id: int, path: str, state: State) -> None:
         session.execute(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from ci_bot.executors.base import LABEL_BOT, LABEL_PIPELINE
 from ci_bot.store.views import pipeline_json
 from ci_bot.tree.states import State
 from tests.engine.bots import Bot, config, log
@@ -38,6 +39,38 @@ def exec_json(bot: Bot, pipeline_id: int, path: str) -> dict[str, object]:
     [execution] = node["executions"]
     assert isinstance(execution, dict)
     return execution
+
+
+def containers_created(bot: Bot, pipeline_id: int, since: float) -> list[str]:
+    """What Docker created for this bot's pipeline since then: Exec, service and
+    workspace-builder containers all carry the pipeline's and the bot's labels."""
+    labels = [f"{LABEL_PIPELINE}={pipeline_id}", f"{LABEL_BOT}={bot.store.instance_id()}"]
+    found = bot.docker.events(  # type: ignore[call-overload]
+        since=since,
+        until=time.time() + 0.2,
+        decode=True,
+        filters={"type": "container", "event": ["create"], "label": labels},
+    )
+    return [str(event["Actor"]["ID"]) for event in found]
+
+
+def test_a_fully_reused_pipeline_creates_no_container_and_no_workspace_image(bot: Bot) -> None:
+    both = BUILD + BUILD.replace("main.build", "main.pack").replace("dist", "pack")
+    repo = bot.repo(config(both), {"src/app.sh": "echo v1\n"})
+    start = time.time()
+    first = bot.launch(repo)
+    assert bot.run(first).state is State.DONE
+    assert containers_created(bot, first, start)  # what the second must do without
+
+    since = time.time()
+    second = bot.launch(repo)
+    assert bot.run(second).state is State.DONE
+
+    assert containers_created(bot, second, since) == []  # not even to build /workspace
+    assert [bot.only(second, path).reused_from for path in ("/build", "/pack")] == [
+        bot.only(first, "/build").id,
+        bot.only(first, "/pack").id,
+    ]
 
 
 def test_unchanged_inputs_reuse_the_result_and_a_changed_input_runs_again(bot: Bot) -> None:
