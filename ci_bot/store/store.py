@@ -50,6 +50,8 @@ from ci_bot.tree.nodes import Node, walk
 from ci_bot.tree.states import State
 from ci_bot.tree.treejson import dumps, from_json
 
+KNOWN_LIMIT = 1024  # pipelines whose states a store keeps; the oldest learnt goes first
+
 
 @dataclass(frozen=True)
 class _Known:
@@ -562,6 +564,8 @@ class Store(
         current = self._known.get(pipeline_id)
         if current is None or current.version < known.version:
             self._known[pipeline_id] = known
+            if current is None and len(self._known) > KNOWN_LIMIT:  # a server's UI reads many
+                self._known.pop(next(iter(self._known)), None)
 
     @staticmethod
     def _note_execution(change: _Change, row: Any) -> None:
