@@ -19,16 +19,19 @@ SQLITE_BUSY_MS = 30_000
 
 
 def open_engine(url: str) -> Engine:
-    """An engine with the schema in place (idempotent)."""
+    """An engine with the schema in place (idempotent): a database at the newest
+    revision costs one query; any other is made or upgraded under the schema lock."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000})
         _tune_sqlite(engine)
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    with _schema_lock(engine):  # servers and workers starting at once on one database
-        from ci_bot.store.migrate import upgrade  # Alembic: only when a store opens
+    from ci_bot.store.migrate import is_newest, upgrade  # its tables import this module
 
+    if is_newest(engine):  # the usual case: one query, no lock, no Alembic
+        return engine
+    with _schema_lock(engine):  # servers and workers starting at once on one database
         upgrade(engine)
     return engine
 

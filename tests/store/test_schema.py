@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from ci_bot.store.migrate import MIGRATIONS, current, head
+from ci_bot.store.migrate import MIGRATIONS, current, head, is_newest, newest_revision
 from ci_bot.store.records import CommandChange
 from ci_bot.store.store import Store
 from ci_bot.store.tables import Base
@@ -129,3 +130,47 @@ def test_a_new_store_is_made_at_the_newest_revision(url: str) -> None:
         assert current(connection) == head()
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
     engine.dispose()
+
+
+def test_the_revision_files_name_the_head_alembic_finds() -> None:
+    assert newest_revision() == head()
+
+
+def test_only_a_store_at_the_newest_revision_counts_as_newest(url: str) -> None:
+    engine = create_engine(url)
+    assert not is_newest(engine)  # a new database: no alembic_version yet
+    Store(url).close()
+    assert is_newest(engine)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    assert not is_newest(engine)
+    engine.dispose()
+
+
+def test_an_older_revision_is_upgraded_when_the_store_opens(url: str) -> None:
+    older_store(url)
+    Store(url).close()
+    engine = create_engine(url)
+    with engine.begin() as connection:  # as if it were at the baseline still
+        connection.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+
+    Store(url).close()
+
+    with engine.connect() as connection:
+        assert current(connection) == head()
+    engine.dispose()
+
+
+def test_a_store_at_the_newest_revision_opens_without_alembic(url: str) -> None:
+    Store(url).close()
+    script = (
+        "import sys; from ci_bot.store.store import Store; "
+        f"Store({url!r}).close(); print(sorted(m for m in sys.modules if 'alembic' in m))"
+    )
+
+    opened = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+
+    assert opened.returncode == 0, opened.stderr
+    assert opened.stdout == "[]\n"
