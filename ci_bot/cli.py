@@ -1,31 +1,167 @@
-"""The ``ci-bot`` command line: validate and plan a conducto.cfg, run pipelines."""
+"""The ``ci-bot`` command line: validate and plan a conducto.cfg, run pipelines.
+
+Each command lives in a ``cli_*`` module that is imported only when that command
+runs: ``ci-bot --version`` or ``ci-bot validate`` must not pay for SQLAlchemy,
+Docker's client or Flask, which the store, the engine and the web UI load.
+``COMMANDS`` names every command's module and carries its short help, so that
+``ci-bot --help`` lists them all without importing one (a test keeps each short
+help equal to the command's own docstring).
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import json
+import importlib
 import os
-import sys
-from datetime import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
-from ci_bot.cli_changes import changed_option, directories_near, given_changes
-from ci_bot.cli_common import check_event, event_from, event_options
-from ci_bot.errors import ConfigError
-from ci_bot.text import printable
-from ci_bot.tree.config import CONFIG_FILES, Config, parse_config
-from ci_bot.tree.nodes import count_nodes
-from ci_bot.tree.render import draw_tree, plan_annotation
-from ci_bot.tree.select import NoMatch, select
-from ci_bot.tree.treejson import to_json
-
-EXIT_INVALID = 2
+from ci_bot import __version__
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="ci-bot")
+@dataclass(frozen=True)
+class Lazy:
+    """A command imported on use: where it is, and what ``--help`` says of it."""
+
+    target: str  # "module:attribute"
+    help: str  # the first sentence of its docstring: what `--help` shortens
+
+
+COMMANDS: Mapping[str, Lazy] = {
+    "api": Lazy(
+        "ci_bot.cli_ui:api",
+        "Call the bot's JSON API (docs/api.md): `ci-bot api GET /api/pipelines/3`.",
+    ),
+    "archive": Lazy(
+        "ci_bot.cli_pipelines:archive",
+        "Archive pipelines finished more than CI_BOT_RETENTION_DAYS ago (serve does it hourly).",
+    ),
+    "artifacts": Lazy(
+        "ci_bot.cli_artifacts:artifacts",
+        "The files the pipeline left in $CI_DATA, with sizes, and the signature and provenance "
+        "of each one it signed (`sign` in conducto.cfg).",
+    ),
+    "cancel": Lazy(
+        "ci_bot.cli_cancel:cancel",
+        "Cancel a pipeline now: pending nodes never run, running containers are killed (by the "
+        "engine driving it, or by this command when none does).",
+    ),
+    "db": Lazy("ci_bot.cli_db:db", "The store's schema."),
+    "debug": Lazy(
+        "ci_bot.cli_debug:debug",
+        "Open a shell (or run COMMAND, after --) in a container of a node: its image, "
+        "/workspace, $CI_DATA, $CI_CACHE, environment and services.",
+    ),
+    "list": Lazy(
+        "ci_bot.cli_browse:list_pipelines",
+        "The latest pipelines, newest first: state, repository, event, ref, commit (and whether "
+        "the working tree was dirty), when and how long, nodes by state.",
+    ),
+    "log": Lazy(
+        "ci_bot.cli_browse:log",
+        "Print an Exec's log (masked as stored); -f follows a running one to its end.",
+    ),
+    "plan": Lazy(
+        "ci_bot.cli_config:plan", "Show the tree an event would run, with skipped nodes and why."
+    ),
+    "rerun": Lazy(
+        "ci_bot.cli_rerun:rerun",
+        "Run a pipeline again as a new pipeline, on the same or a newer commit, here with a "
+        "live tree (Ctrl-C cancels it).",
+    ),
+    "reset": Lazy(
+        "ci_bot.cli_pipelines:reset",
+        "Run a node (and everything below it) again, on the pipeline's own snapshot of the "
+        "source; the pipeline continues from there.",
+    ),
+    "resume": Lazy(
+        "ci_bot.cli_pipelines:resume",
+        "Continue a pipeline in the foreground (after a reset, or when its engine died).",
+    ),
+    "run": Lazy(
+        "ci_bot.cli_pipelines:run",
+        "Run a repository's pipeline now, here, with a live tree; exit 0 done, 1 error.",
+    ),
+    "secrets": Lazy(
+        "ci_bot.cli_secrets:secrets",
+        "The secrets nodes ask for (`secrets = [...]`), per repository.",
+    ),
+    "serve": Lazy("ci_bot.cli_serve:serve", "Receive webhooks, run pipelines, serve the UI."),
+    "show": Lazy(
+        "ci_bot.cli_pipelines:show", "Show a pipeline: its tree and states, or the JSON object."
+    ),
+    "skip": Lazy("ci_bot.cli_pipelines:skip", "Skip a node that has not run (a gate)."),
+    "trigger": Lazy(
+        "ci_bot.cli_trigger:trigger",
+        "Ask a running `ci-bot serve` to run REPO (owner/name, built from GitHub before) on a "
+        "branch or commit: POST /api/pipelines.",
+    ),
+    "ui-token": Lazy("ci_bot.cli_ui:ui_token", "Sign-in tokens for the web UI and the JSON API."),
+    "unskip": Lazy("ci_bot.cli_pipelines:unskip", "Let a skipped node run."),
+    "validate": Lazy(
+        "ci_bot.cli_config:validate",
+        "Check a conducto.cfg (or the one in a directory) and report every problem.",
+    ),
+    "worker": Lazy(
+        "ci_bot.cli_worker:worker",
+        "Run Execs for `ci-bot serve` on this host (scaled out, over CI_BOT_BROKER_URL).",
+    ),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands (``lazy``: name → ``Lazy``) are imported when first run."""
+
+    def __init__(self, *args: Any, lazy: Mapping[str, Lazy], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            self.add_command(load(self.lazy[cmd_name]), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """As ``click.Group`` lists the commands, with a lazy one's short help from its
+        ``Lazy`` entry instead of from the imported command."""
+        commands = [(name, self._described(name)) for name in self.list_commands(ctx)]
+        commands = [(name, command) for name, command in commands if not command.hidden]
+        if not commands:
+            return
+        limit = formatter.width - 6 - max(len(name) for name, _ in commands)
+        rows = [(name, command.get_short_help_str(limit)) for name, command in commands]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def _described(self, name: str) -> click.Command:
+        """The command itself once loaded; else a stand-in that click shortens the same way."""
+        if name in self.commands:
+            return self.commands[name]
+        return click.Command(name, help=self.lazy[name].help)
+
+
+def load(entry: Lazy) -> click.Command:
+    module_name, _, attribute = entry.target.partition(":")
+    command = getattr(importlib.import_module(module_name), attribute)
+    if not isinstance(command, click.Command):
+        raise TypeError(f"{entry.target} is not a click command")
+    return command
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+# The version as ci_bot says it (a test keeps it the installed package's): asking
+# importlib.metadata costs --version more than all the rest of its work.
+@click.version_option(__version__, package_name="ci-bot")
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -42,156 +178,6 @@ def main(data_dir: Path | None) -> None:
     if data_dir is not None:
         # Settings are read from the environment wherever a command needs them.
         os.environ["CI_BOT_DATA_DIR"] = str(data_dir.resolve())
-
-
-def find_config(path: Path) -> Path:
-    """``path`` itself, or the config file inside the directory ``path``."""
-    if not path.is_dir():
-        return path
-    for name in CONFIG_FILES:
-        if (path / name).is_file():
-            return path / name
-    raise click.ClickException(f"no {' or '.join(CONFIG_FILES)} in {path}")
-
-
-def load_config(path: Path) -> Config:
-    """Parse the config at ``path``; on errors print them all and exit 2."""
-    config_path = find_config(path)
-    try:
-        source = config_path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise click.ClickException(f"cannot read {config_path}: {error}") from None
-    try:
-        return parse_config(source, file=str(config_path))
-    except ConfigError as error:
-        for problem in error.problems:  # a problem quotes the file, controls and all
-            click.echo(printable(str(problem)), err=True)
-        count = len(error.problems)
-        click.echo(f"{config_path}: {count} problem{'s' if count > 1 else ''}", err=True)
-        sys.exit(EXIT_INVALID)
-
-
-@main.command()
-@click.argument("path", type=click.Path(exists=True, path_type=Path), default=".")
-def validate(path: Path) -> None:
-    """Check a conducto.cfg (or the one in a directory) and report every problem."""
-    config = load_config(path)
-    click.echo(f"{config.file}: valid — {summarize(config)}")
-
-
-def summarize(config: Config) -> str:
-    counts: dict[str, int] = {}
-    for entry in config.entries:
-        counts[entry.event] = counts.get(entry.event, 0) + 1
-    events = ", ".join(f"[{e}]" + (f" ×{n}" if n > 1 else "") for e, n in counts.items())
-    trees = []
-    for name, tree in config.pipelines.items():
-        nodes, execs = count_nodes(tree)
-        trees.append(f"{name} ({nodes} nodes, {execs} Exec{'s' if execs != 1 else ''})")
-    return (
-        f"{len(config.entries)} event entries ({events or 'none: nothing will launch'}); "
-        f"pipelines: {', '.join(trees) or 'none'}"
-    )
-
-
-@main.command()
-@click.argument("path", type=click.Path(exists=True, path_type=Path), default=".")
-@click.option(
-    "--event",
-    "event_name",
-    callback=check_event,
-    metavar="EVENT",
-    required=True,
-    help="The event: pr, push, create-branch, create-tag, cron, …",
-)
-@event_options(sha_help="The commit ({sha}).")
-@click.option(
-    "--at",
-    type=click.DateTime(["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]),
-    default=None,
-    help="cron: the minute (UTC) a schedule fires; only entries that fire then match.",
-)
-@changed_option
-@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
-def plan(
-    path: Path,
-    event_name: str,
-    as_json: bool,
-    at: datetime | None,
-    changed: tuple[str, ...],
-    **values: str,
-) -> None:
-    """Show the tree an event would run, with skipped nodes and why."""
-    config = load_config(path)
-    event = event_from(event_name, values, at)
-    changes = given_changes(changed)
-    if changes is not None:
-        event = dataclasses.replace(event, changes=changes)
-    chosen = select(config, event, directories_near(find_config(path)))
-    if isinstance(chosen, NoMatch):
-        click.echo(printable(chosen.explain()), err=True)
-        sys.exit(1)
-    entry = chosen.entry
-    if as_json:
-        payload = {
-            "event": event.values(),
-            "entry": {"event": entry.event, "index": entry.index, "line": entry.line},
-            "pipeline": entry.pipeline,
-            "command": entry.command,
-            "tree": to_json(chosen.tree) if chosen.tree else None,
-            "skipped": [{"path": p, "reason": r} for p, r in chosen.skipped.items()],
-        }
-        click.echo(json.dumps(payload, indent=2))
-        return
-    if chosen.tree is None:
-        click.echo(
-            printable(f"{entry.label} generates its tree: `{entry.command}` (run by the engine)")
-        )
-        return
-    click.echo(printable(f"{entry.label} → pipeline {entry.pipeline!r}"))
-    for line in draw_tree(chosen.tree, plan_annotation(chosen.skipped)):
-        click.echo(printable(line))
-
-
-def _register_pipeline_commands() -> None:
-    from ci_bot import cli_pipelines as commands
-    from ci_bot.cli_artifacts import artifacts
-    from ci_bot.cli_browse import list_pipelines, log
-    from ci_bot.cli_db import db
-    from ci_bot.cli_debug import debug
-    from ci_bot.cli_rerun import rerun
-    from ci_bot.cli_secrets import secrets
-    from ci_bot.cli_serve import serve
-    from ci_bot.cli_trigger import trigger
-    from ci_bot.cli_ui import api, ui_token
-    from ci_bot.cli_worker import worker
-
-    for command in (
-        commands.run,
-        commands.resume,
-        commands.show,
-        list_pipelines,
-        log,
-        artifacts,
-        commands.reset,
-        commands.skip,
-        commands.unskip,
-        commands.cancel,
-        rerun,
-        trigger,
-        commands.archive,
-        debug,
-        serve,
-        ui_token,
-        api,
-        secrets,
-        worker,
-        db,
-    ):
-        main.add_command(command)
-
-
-_register_pipeline_commands()
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 
 import click
 
-from ci_bot.history import work_tree_changes
 from ci_bot.tree.changes import ChangeSet
 from ci_bot.tree.paths import directories_of
 
@@ -50,6 +49,8 @@ def run_changes(repo_dir: Path, base: str, changed: tuple[str, ...]) -> ChangeSe
     if base and changed:
         raise click.UsageError("give --base or --changed, not both")
     if base:
+        from ci_bot.history import work_tree_changes  # GitPython: only when git is asked
+
         changes = work_tree_changes(repo_dir, base)
         if changes.files is None:
             raise click.ClickException(f"--base {base}: {changes.no_base}")

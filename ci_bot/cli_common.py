@@ -2,6 +2,8 @@
 of ``plan`` and ``run``, and arguments checked with "did you mean …?".
 
 Every refusal is a ``click.ClickException``: one sentence and exit 1, never a traceback.
+Nothing here imports the store (SQLAlchemy) before a command opens it: ``validate``
+and ``plan`` use this module too.
 """
 
 from __future__ import annotations
@@ -9,25 +11,40 @@ from __future__ import annotations
 import getpass
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from ci_bot.errors import CiBotError
-from ci_bot.services import Services, open_services
 from ci_bot.settings import Settings
-from ci_bot.store.records import Pipeline
-from ci_bot.store.store import NotFound
 from ci_bot.tree.config import EVENTS
 from ci_bot.tree.nodes import walk
 from ci_bot.tree.select import Event
 from ci_bot.tree.suggest import path_meant, unknown_event
+
+if TYPE_CHECKING:
+    from ci_bot.services import Services
+    from ci_bot.store.records import Pipeline
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def services() -> Services:
+    """The store; the executor and the engine when the command first uses them."""
+    from ci_bot.services import open_store_services
+
+    try:
+        return open_store_services(Settings.from_env())
+    except CiBotError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def driving_services() -> Services:
+    """Everything ``serve`` has, for the commands that drive a pipeline here (``run``,
+    ``resume``, ``rerun``): the engine publishes releases through the GitHub API."""
+    from ci_bot.services import open_services
+
     try:
         return open_services(Settings.from_env())
     except CiBotError as error:
@@ -36,6 +53,8 @@ def services() -> Services:
 
 def control(action: Callable[[], T]) -> T:
     """``action()``; a missing pipeline or node is a sentence, not a traceback."""
+    from ci_bot.store.store import NotFound
+
     try:
         return action()
     except NotFound as error:

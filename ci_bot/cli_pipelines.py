@@ -1,10 +1,10 @@
-"""``ci-bot run``, ``resume``, ``show``, ``reset``, ``skip``, ``unskip``, ``cancel`` and
-``archive``.
+"""``ci-bot run``, ``resume``, ``show``, ``reset``, ``skip``, ``unskip`` and ``archive``
+(``cancel`` is ``cli_cancel.py``).
 
 ``run`` and ``resume`` drive a pipeline in the foreground (``cli_drive.py``); the
 others write a person's wish to the store, where whichever process runs the
-engine honours it.  ``cancel`` does not wait for one: when no engine drives the
-pipeline, it kills the containers itself.
+engine honours it.  What only ``run`` and ``show`` need (the engine's launch, the
+live view) is imported in them: ``reset`` or ``skip`` should not pay for it.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -24,26 +24,20 @@ from ci_bot.cli_common import (
     actor,
     check_event,
     control,
+    driving_services,
     event_from,
     event_options,
     node_or_fail,
     pipeline_or_fail,
     services,
 )
-from ci_bot.cli_drive import drive
-from ci_bot.console import LiveView
 from ci_bot.engine import control as wishes
-from ci_bot.engine.launch import NoPipeline, launch_local
 from ci_bot.errors import CiBotError, ConfigError
-from ci_bot.services import Services
-from ci_bot.store.store import utcnow
-from ci_bot.store.views import pipeline_json
 from ci_bot.text import KEEP_LINES, printable
-from ci_bot.tree.select import Event
-from ci_bot.tree.states import State
 
-# How long ``cancel`` waits for the engine driving a pipeline to kill its containers.
-CANCEL_ANSWER_SECONDS = 0.8
+if TYPE_CHECKING:
+    from ci_bot.services import Services
+    from ci_bot.tree.select import Event
 
 
 @click.command()
@@ -85,7 +79,7 @@ def run(
 
     Its working tree is run as it is, uncommitted changes too (the pipeline is then
     marked dirty); --sha runs a commit instead. Ctrl-C cancels it (exit 130)."""
-    svc = services()
+    svc = driving_services()
     values["branch"] = values["branch"] or _current_branch(repo_dir)
     # --sha names the commit to run; the event's sha is then that commit's full id
     sha = values.pop("sha")
@@ -94,12 +88,16 @@ def run(
     if changes is not None:
         event = dataclasses.replace(event, changes=changes)
     pipeline_id = launch_or_fail(svc, repo_dir, event, at=sha)
+    from ci_bot.cli_drive import drive
+
     drive(svc, pipeline_id, as_json)
 
 
 def launch_or_fail(svc: Services, repo_dir: Path, event: Event, *, at: str = "") -> int:
     """Store the pipeline ``event`` selects in ``repo_dir`` (at commit ``at``); a broken
     config's problems exit 2, no pipeline or no such commit exit 1."""
+    from ci_bot.engine.launch import NoPipeline, launch_local
+
     try:
         return launch_local(svc.store, svc.settings, svc.executor, repo_dir, event, at=at)
     except ConfigError as error:
@@ -116,7 +114,9 @@ def launch_or_fail(svc: Services, repo_dir: Path, event: Event, *, at: str = "")
 def resume(pipeline_id: int, as_json: bool) -> None:
     """Continue a pipeline in the foreground (after a reset, or when its engine died).
     Ctrl-C cancels it (exit 130)."""
-    svc = services()
+    from ci_bot.cli_drive import drive
+
+    svc = driving_services()
     pipeline_or_fail(svc, pipeline_id)
     drive(svc, pipeline_id, as_json)
 
@@ -132,6 +132,9 @@ def show(pipeline_id: int | None, as_json: bool) -> None:
 
         click.get_current_context().invoke(list_pipelines, as_json=as_json)
         return
+    from ci_bot.console import LiveView
+    from ci_bot.store.views import pipeline_json
+
     svc = services()
     pipeline_or_fail(svc, pipeline_id)
     if as_json:
@@ -196,60 +199,6 @@ def unskip(pipeline_id: int, node_path: str) -> None:
     _hint(svc, pipeline_id)
 
 
-@click.command()
-@click.argument("pipeline_id", type=int)
-def cancel(pipeline_id: int) -> None:
-    """Cancel a pipeline now: pending nodes never run, running containers are killed (by
-    the engine driving it, or by this command when none does)."""
-    svc = services()
-    pipeline_or_fail(svc, pipeline_id)
-    _refuse(lambda: wishes.cancel_refusal(svc.store, pipeline_id))
-    running = _paths_in(svc, pipeline_id, State.QUEUED, State.RUNNING)
-    waiting = _paths_in(svc, pipeline_id, State.PENDING)
-    svc.store.cancel(pipeline_id, actor=actor())
-    try:
-        drove = svc.engine.drive_if_free(pipeline_id)
-    except CiBotError as error:
-        raise click.ClickException(
-            f"pipeline {pipeline_id} is marked cancelled, but its containers could not be "
-            f"killed: {error}"
-        ) from None
-    if drove is None:  # a live engine holds it: it kills within a tick; say what it did
-        deadline = time.monotonic() + CANCEL_ANSWER_SECONDS
-        while svc.store.pipeline(pipeline_id).finished_at is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-    left = _paths_in(svc, pipeline_id, State.QUEUED, State.RUNNING)
-    owner = svc.store.pipeline(pipeline_id).lease_owner
-    click.echo(cancel_report(pipeline_id, running, waiting, left, drove is not None, owner))
-
-
-def cancel_report(
-    pipeline_id: int,
-    running: list[str],
-    waiting: list[str],
-    left: list[str],
-    here: bool,
-    owner: str | None,
-) -> str:
-    """``cancelled pipeline 8: killed /slow (no engine was driving it); /after will not run``."""
-    parts = []
-    killed = [path for path in running if path not in left]
-    if killed:
-        by = " (no engine was driving it)" if here else " (through the engine driving it)"
-        parts.append(f"killed {', '.join(killed)}{by}")
-    if left:
-        parts.append(
-            f"the engine driving it ({owner or 'another process'}) is killing {', '.join(left)}"
-        )
-    if waiting:
-        parts.append(f"{', '.join(waiting)} will not run")
-    return f"cancelled pipeline {pipeline_id}" + (f": {'; '.join(parts)}" if parts else "")
-
-
-def _paths_in(svc: Services, pipeline_id: int, *states: State) -> list[str]:
-    return [node.path for node in svc.store.nodes(pipeline_id) if node.state in states]
-
-
 def _refuse(refusal: Callable[[], str | None]) -> None:
     """Stop with the reason when the wish would change nothing (exit 1, store untouched)."""
     reason = control(refusal)
@@ -269,6 +218,8 @@ def archive() -> None:
 
 
 def _hint(svc: Services, pipeline_id: int) -> None:
+    from ci_bot.store.store import utcnow
+
     pipeline = svc.store.pipeline(pipeline_id)
     if pipeline.lease_until is None or pipeline.lease_until < utcnow():
         click.echo(f"no engine is driving it now: `ci-bot resume {pipeline_id}` continues it here")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ci_bot.cli_common import actor, pipeline_or_fail, services
+from ci_bot.cli_common import actor, driving_services, pipeline_or_fail
 from ci_bot.cli_drive import drive
 from ci_bot.cli_pipelines import launch_or_fail
 from ci_bot.engine.launch import LOCAL_DIR_META
@@ -48,7 +48,7 @@ def rerun(pipeline_id: int, ref: str, as_json: bool) -> None:
     live tree (Ctrl-C cancels it). A reset reruns the old snapshot; this picks up a fix."""
     from ci_bot.github import manual  # GitHub's modules only when a command needs them
 
-    svc = services()
+    svc = driving_services()
     old = pipeline_or_fail(svc, pipeline_id)
     if manual.rerun_of(svc.store, old, actor()) is not None:
         new_id = _rerun_from_github(svc, old, ref)

@@ -1,24 +1,30 @@
 """The long-lived objects a process needs, made once from settings.
 
 ``open_services`` wires the store, the executor, the engine, the job queue and
-the reporters that the settings ask for; ``ci-bot serve``, the CLI and the
-tests all build the bot the same way.
+the reporters that the settings ask for; ``ci-bot serve``, the CLI commands that
+drive pipelines and the tests all build the bot the same way.
+
+``open_store_services`` is the part a short command needs: the store at once, the
+executor and the engine only when first used.  ``ci-bot cancel`` of a pipeline a
+live engine drives never loads Docker's client or the engine's modules (they cost a
+command line tool more than its own work); the executor is made then as
+``open_services`` makes it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from ci_bot.engine.runner import Engine
-from ci_bot.executors.base import Executor
 from ci_bot.queue import InProcessQueue
-from ci_bot.reporting import Reporter, ReporterHub
-from ci_bot.retention import RetentionWorker
-from ci_bot.secrets.source import SecretSource
-from ci_bot.secrets.store import SecretStore
 from ci_bot.settings import Settings
-from ci_bot.store.store import Store
+
+if TYPE_CHECKING:
+    from ci_bot.engine.runner import Engine
+    from ci_bot.executors.base import Executor
+    from ci_bot.reporting import Reporter, ReporterHub
+    from ci_bot.secrets.source import SecretSource
+    from ci_bot.secrets.store import SecretStore
+    from ci_bot.store.store import Store
 
 
 class Background(Protocol):
@@ -29,16 +35,49 @@ class Background(Protocol):
     def stop(self, timeout: float = 5.0) -> None: ...
 
 
-@dataclass
 class Services:
-    settings: Settings
-    store: Store
-    executor: Executor
-    engine: Engine
-    queue: InProcessQueue = field(default_factory=InProcessQueue)
-    reporters: list[Reporter] = field(default_factory=list)
-    hub: ReporterHub | None = None
-    background: list[Background] = field(default_factory=list)  # e.g. the cron trigger
+    """The bot's parts; the executor (unless given), the secrets and the engine are made
+    on first use."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        executor: Executor | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self._executor = executor
+        self._secret_store: SecretStore | None = None
+        self._engine: Engine | None = None
+        self.queue = InProcessQueue()
+        self.reporters: list[Reporter] = []
+        self.hub: ReporterHub | None = None
+        self.background: list[Background] = []  # e.g. the cron trigger
+
+    @property
+    def executor(self) -> Executor:
+        if self._executor is None:
+            self._executor = make_executor(self.settings, self.store)
+        return self._executor
+
+    @property
+    def secret_store(self) -> SecretStore:
+        """The sealed secrets in the store, one instance for the engine and reporters."""
+        if self._secret_store is None:
+            from ci_bot.secrets.store import SecretStore
+
+            self._secret_store = SecretStore(self.store, self.settings)
+        return self._secret_store
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            from ci_bot.engine.runner import Engine
+
+            secrets = self.secret_store
+            self._engine = Engine(self.store, self.executor, self.settings, secrets=secrets)
+        return self._engine
 
     @property
     def secrets(self) -> SecretSource:
@@ -47,10 +86,11 @@ class Services:
 
     def start(self) -> None:
         """Start the background work of ``ci-bot serve``: engine, jobs, reporters."""
+        from ci_bot.github.dispatch import resubmit_unhandled
+        from ci_bot.reporting import ReporterHub
+
         self.engine.start()
         self.queue.start()
-        from ci_bot.github.dispatch import resubmit_unhandled
-
         resubmit_unhandled(self)  # deliveries stored before a restart but never handled
         self.hub = ReporterHub(self.store, self.reporters)
         self.hub.start()
@@ -61,35 +101,48 @@ class Services:
         for worker in self.background:
             worker.stop()
         self.queue.stop()
-        self.engine.stop()
+        if self._engine is not None:  # never made: nothing runs
+            self._engine.stop()
         if self.hub is not None:
             self.hub.stop()
 
 
-def open_services(settings: Settings, executor: Executor | None = None) -> Services:
-    store = Store(settings.database_url)
-    if executor is None and settings.broker_url:
+def make_executor(settings: Settings, store: Store) -> Executor:
+    """The executor the settings ask for: Celery workers over a broker, else Docker here."""
+    if settings.broker_url:
         from ci_bot.workers.remote import CeleryExecutor
 
-        executor = CeleryExecutor(settings, store)  # serve starts no container itself
-    if executor is None:
-        from ci_bot.executors.docker import DockerExecutor
-        from ci_bot.executors.registry import load_registry_auth
+        return CeleryExecutor(settings, store)  # serve starts no container itself
+    from ci_bot.executors.docker import DockerExecutor
+    from ci_bot.executors.registry import load_registry_auth
 
-        executor = DockerExecutor(
-            base_url=settings.docker_url,
-            allow_docker_socket=settings.allow_docker_socket,
-            registry_auth=load_registry_auth(settings.registry_auth_file),
-        )
-    secrets = SecretStore(store, settings)
-    engine = Engine(store, executor, settings, secrets=secrets)
-    services = Services(settings=settings, store=store, executor=executor, engine=engine)
-    services.background.append(RetentionWorker(store, settings))
+    return DockerExecutor(
+        base_url=settings.docker_url,
+        allow_docker_socket=settings.allow_docker_socket,
+        registry_auth=load_registry_auth(settings.registry_auth_file),
+    )
+
+
+def open_store_services(settings: Settings, executor: Executor | None = None) -> Services:
+    """The store, opened now; the executor and the engine when a caller first uses them.
+    No reporters, jobs or background threads: what a short command needs."""
+    from ci_bot.store.store import Store
+
+    return Services(settings, Store(settings.database_url), executor)
+
+
+def open_services(settings: Settings, executor: Executor | None = None) -> Services:
+    """Everything, wired: the engine with its secrets and release publisher, the
+    GitHub and Slack jobs and reporters, the retention worker."""
+    from ci_bot.github.dispatch import attach_github
+    from ci_bot.retention import RetentionWorker
+
+    services = open_store_services(settings, executor)
+    services.background.append(RetentionWorker(services.store, settings))
     if settings.slack_token:
         from integrations.slack.reporter import SlackReporter
 
-        services.reporters.append(SlackReporter.from_settings(settings, store, secrets))
-    from ci_bot.github.dispatch import attach_github
-
+        secrets = services.secret_store
+        services.reporters.append(SlackReporter.from_settings(settings, services.store, secrets))
     attach_github(services)  # the webhook job; the check-run reporter when an App/token is set
     return services

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from ci_bot.engine.artifacts import Artifacts, Job
 from ci_bot.engine.context import build_spec, log_dir
+from ci_bot.engine.owners import owner_is_dead as _owner_is_dead
 from ci_bot.engine.scheduler import Limits, pick
 from ci_bot.executors.base import DONE, WORKER_ERROR, ExecResult, ExecSpec, Executor
 from ci_bot.metrics import observe_execution
@@ -399,18 +400,3 @@ class Engine:
 
 def _has_groups(tree: TreeIndex) -> bool:
     return any(tree.resolved[path].concurrency for path in tree.exec_paths)
-
-
-def _owner_is_dead(owner: str) -> bool:
-    """An owner on this host whose process is gone can be replaced at once."""
-    host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False

@@ -1,0 +1,26 @@
+"""Whether the engine holding a pipeline's lease is alive.
+
+An engine names itself ``host:pid:random`` when it takes a lease.  One on this host
+whose process is gone can be replaced at once; one elsewhere only when its lease
+expires.  ``ci-bot cancel`` asks this without loading the engine itself.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+
+def owner_is_dead(owner: str) -> bool:
+    """An owner on this host whose process is gone can be replaced at once."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
