@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from ci_bot.store import shared as _shared_tables  # noqa: F401  (registers its tables)
+from ci_bot.store.database import WRITE
 from ci_bot.store.tables import Base
 
 if TYPE_CHECKING:
@@ -107,7 +108,9 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
     """Bring the database to the newest revision; (the revision it was at, now)."""
     from alembic import command
 
-    with engine.begin() as connection:
+    # On SQLite the write lock is taken up front (BEGIN IMMEDIATE): two processes opening
+    # a new database at once would otherwise both make its tables, and one fail.
+    with engine.connect().execution_options(**{WRITE: True}) as connection, connection.begin():
         tables = set(inspect(connection).get_table_names())
         config = alembic_config(connection)
         before = current(connection)

@@ -174,3 +174,19 @@ def test_a_store_at_the_newest_revision_opens_without_alembic(url: str) -> None:
 
     assert opened.returncode == 0, opened.stderr
     assert opened.stdout == "[]\n"
+
+
+def test_processes_opening_a_new_store_at_once_all_open_it(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ci-bot.sqlite'}"
+    script = f"from ci_bot.store.store import Store; Store({url!r}).close()"
+    openers = [
+        subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+
+    errors = [opener.communicate(timeout=120)[1] for opener in openers]
+
+    assert [opener.returncode for opener in openers] == [0] * 4, errors
+    engine = create_engine(url)
+    assert is_newest(engine)
+    engine.dispose()
