@@ -14,7 +14,8 @@ from pathlib import Path
 
 import click
 
-from ci_bot.cli_common import check_event, node_or_fail, services
+from ci_bot.cli_common import node_or_fail, services
+from ci_bot.cli_events import check_event
 from ci_bot.console import ICONS
 from ci_bot.store.listing import PipelineFilter, PipelinePage
 from ci_bot.store.listing import list_pipelines as page_of_pipelines

@@ -1,33 +1,27 @@
-"""What the ``ci-bot`` commands share: the services, a person's name, the event options
-of ``plan`` and ``run``, and arguments checked with "did you mean …?".
+"""What the ``ci-bot`` commands that read or change pipelines share: the services, a
+person's name, and a pipeline or node looked up with "did you mean …?".
 
 Every refusal is a ``click.ClickException``: one sentence and exit 1, never a traceback.
-Nothing here imports the store (SQLAlchemy) before a command opens it: ``validate``
-and ``plan`` use this module too.
+The store (SQLAlchemy) is imported when a command opens it, not with this module.
 """
 
 from __future__ import annotations
 
 import getpass
 from collections.abc import Callable
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
 from ci_bot.errors import CiBotError
 from ci_bot.settings import Settings
-from ci_bot.tree.config import EVENTS
 from ci_bot.tree.nodes import walk
-from ci_bot.tree.select import Event
-from ci_bot.tree.suggest import path_meant, unknown_event
 
 if TYPE_CHECKING:
     from ci_bot.services import Services
     from ci_bot.store.records import Pipeline
 
 T = TypeVar("T")
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def services() -> Services:
@@ -71,6 +65,8 @@ def node_or_fail(svc: Services, pipeline_id: int, path: str) -> Pipeline:
     pipeline = pipeline_or_fail(svc, pipeline_id)
     paths = [found for found, _, _ in walk(svc.store.tree(pipeline_id))]
     if path not in paths:
+        from ci_bot.tree.suggest import path_meant  # it reads the config's grammar
+
         meant = path_meant(path, paths)
         hint = f"; did you mean {meant}?" if meant else f" (its nodes: `ci-bot show {pipeline_id}`)"
         raise click.ClickException(f"pipeline {pipeline_id} has no node {path}{hint}")
@@ -82,50 +78,3 @@ def actor() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "cli"
-
-
-def check_event(ctx: click.Context, param: click.Parameter, value: T) -> T:
-    """An ``--event`` option's callback (one event, or several): events of a conducto.cfg,
-    or a refusal that names the event probably meant (``pull_request`` → ``pr``)."""
-    for name in value if isinstance(value, tuple) else [value]:
-        if name is not None and name not in EVENTS:
-            raise click.BadParameter(unknown_event(str(name)), ctx, param)
-    return value
-
-
-def event_from(name: str, values: dict[str, str], at: datetime | None = None) -> Event:
-    """The event the options of ``event_options`` describe."""
-    return Event(
-        name,
-        branch=values.get("branch", ""),
-        base_branch=values.get("base_branch", ""),
-        pr=values.get("pr", "").lstrip("#"),
-        tag=values.get("tag", ""),
-        sha=values.get("sha", ""),
-        repo=values.get("repo", ""),
-        author=values.get("author", ""),
-        at=at,
-    )
-
-
-def event_options(*, sha_help: str, defaults: str = "") -> Callable[[F], F]:
-    """The event's values, as ``plan`` and ``run`` both take them; ``defaults`` says
-    where an omitted branch and repository come from."""
-    options = [
-        click.option(
-            "--branch", default="", help=f"The branch pushed, or the PR's head branch.{defaults}"
-        ),
-        click.option("--base-branch", default="", help="A pull request's base branch."),
-        click.option("--pr", default="", help="The pull request's number ({pr})."),
-        click.option("--tag", default="", help="The tag created or deleted ({tag})."),
-        click.option("--sha", default="", help=sha_help),
-        click.option("--repo", default="", help="The repository, owner/name ({repo})."),
-        click.option("--author", default="", help="Who pushed or opened the PR ({author})."),
-    ]
-
-    def decorate(command: F) -> F:
-        for option in reversed(options):
-            command = option(command)
-        return command
-
-    return decorate

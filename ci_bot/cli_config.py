@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from ci_bot.cli_changes import changed_option, directories_near, given_changes
-from ci_bot.cli_common import check_event, event_from, event_options
+from ci_bot.cli_events import check_event, event_from, event_options
 from ci_bot.errors import ConfigError
 from ci_bot.text import printable
 from ci_bot.tree.config import CONFIG_FILES, Config, parse_config

@@ -22,15 +22,13 @@ import click
 from ci_bot.cli_changes import base_option, changed_option, run_changes
 from ci_bot.cli_common import (
     actor,
-    check_event,
     control,
     driving_services,
-    event_from,
-    event_options,
     node_or_fail,
     pipeline_or_fail,
     services,
 )
+from ci_bot.cli_events import check_event, event_from, event_options
 from ci_bot.engine import control as wishes
 from ci_bot.errors import CiBotError, ConfigError
 from ci_bot.text import KEEP_LINES, printable

@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from ci_bot.cli_common import check_event
+from ci_bot.cli_events import check_event
 from ci_bot.errors import CiBotError, SecretError
 from ci_bot.secrets.scope import Scope
 from ci_bot.secrets.store import SecretStore

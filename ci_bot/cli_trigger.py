@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from ci_bot.cli_common import check_event
+from ci_bot.cli_events import check_event
 from ci_bot.cli_ui import call_api, settings_or_fail
 
 

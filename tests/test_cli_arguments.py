@@ -56,7 +56,11 @@ def cli(data_dir: Path, *args: str) -> Result:
 
 
 def commands(group: click.Group, prefix: str = "ci-bot") -> Iterator[tuple[str, click.Command]]:
-    for name, command in group.commands.items():
+    """Every command and subcommand, imported (``ci-bot``'s own are imported on use)."""
+    context = click.Context(group, info_name=prefix)
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
+        assert command is not None, f"{prefix} {name} is listed but cannot be loaded"
         yield f"{prefix} {name}", command
         if isinstance(command, click.Group):
             yield from commands(command, f"{prefix} {name}")
