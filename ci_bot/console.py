@@ -20,11 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TextIO
-
-from rich.console import Console, Group
-from rich.live import Live
-from rich.text import Text
+from typing import TYPE_CHECKING, TextIO
 
 from ci_bot.executors.logs import tail
 from ci_bot.store.records import Execution, Pipeline
@@ -35,6 +31,10 @@ from ci_bot.tree.durations import format_duration
 from ci_bot.tree.nodes import Node, walk
 from ci_bot.tree.render import draw_tree
 from ci_bot.tree.states import State
+
+if TYPE_CHECKING:  # rich is imported where a view is made: `ci-bot list` shows none
+    from rich.console import Group
+    from rich.live import Live
 
 ICONS = {
     State.PENDING: "·",
@@ -81,6 +81,8 @@ class LiveView:
         size: tuple[int, int] | None = None,  # (width, height); None: the terminal's
     ) -> None:
         self.store, self.pipeline_id, self.out, self.tty = store, pipeline_id, out, tty
+        from rich.console import Console
+
         width, height = size if size is not None else (None, None)
         self.console = Console(
             file=out, force_terminal=tty, width=width, height=height, highlight=False
@@ -104,6 +106,8 @@ class LiveView:
         for line in lines:
             text = printable(f"{stamp}  {line}")
             if self.tty:
+                from rich.text import Text
+
                 self.console.print(Text(text, no_wrap=True, overflow="ellipsis"), crop=True)
             else:
                 self.out.write(text + "\n")
@@ -130,6 +134,8 @@ class LiveView:
     def _redraw(self) -> None:
         frame = self._frame(next(self._spinner))
         if self._live is None:
+            from rich.live import Live
+
             self._live = Live(
                 frame,
                 console=self.console,
@@ -142,6 +148,9 @@ class LiveView:
         self._live.update(frame, refresh=True)
 
     def _frame(self, spinner: str, *, whole: bool = False) -> Group:
+        from rich.console import Group
+        from rich.text import Text
+
         header, rows = self._rows(spinner)
         # The header and a row for the cursor: the frame never reaches the screen's top.
         room = len(rows) if whole else max(self.console.size.height - 2, 2)
