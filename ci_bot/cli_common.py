@@ -35,12 +35,12 @@ def services() -> Services:
 
 
 def driving_services() -> Services:
-    """Everything ``serve`` has, for the commands that drive a pipeline here (``run``,
-    ``resume``, ``rerun``): the engine publishes releases through the GitHub API."""
-    from ci_bot.services import open_services
+    """For the commands that drive a pipeline here (``run``, ``resume``, ``rerun``): the
+    engine, which publishes releases through the GitHub API when one is set."""
+    from ci_bot.services import open_driving_services
 
     try:
-        return open_services(Settings.from_env())
+        return open_driving_services(Settings.from_env())
     except CiBotError as error:
         raise click.ClickException(str(error)) from None
 

@@ -4,6 +4,9 @@
 the reporters that the settings ask for; ``ci-bot serve``, the CLI commands that
 drive pipelines and the tests all build the bot the same way.
 
+``open_driving_services`` is what ``ci-bot run`` and ``resume`` need: the engine, and
+the GitHub wiring only when an App or token lets ``release`` nodes publish (the
+reporters, jobs and background threads are ``serve``'s and never start there).
 ``open_store_services`` is the part a short command needs: the store at once, the
 executor and the engine only when first used.  ``ci-bot cancel`` of a pipeline a
 live engine drives never loads Docker's client or the engine's modules (they cost a
@@ -129,6 +132,21 @@ def open_store_services(settings: Settings, executor: Executor | None = None) ->
     from ci_bot.store.store import Store
 
     return Services(settings, Store(settings.database_url), executor)
+
+
+def github_configured(settings: Settings) -> bool:
+    """Whether a GitHub App or token is set (``integrations.github.auth.token_source``
+    says the same, but loading it costs what this spares)."""
+    app = bool(settings.github_app_id and settings.github_private_key_file)
+    return app or bool(settings.github_token)
+
+
+def open_driving_services(settings: Settings) -> Services:
+    """The store and (on first use) the engine; with a GitHub App or token, the GitHub
+    wiring too, through which the engine publishes ``release`` nodes."""
+    if github_configured(settings):
+        return open_services(settings)
+    return open_store_services(settings)
 
 
 def open_services(settings: Settings, executor: Executor | None = None) -> Services:

@@ -218,3 +218,27 @@ def test_a_pipeline_is_driven_elsewhere_only_under_a_live_owners_lease(store: St
     assert not driven_elsewhere(store.pipeline(expired))
     assert driven_elsewhere(store.pipeline(elsewhere))  # its host alone can tell
     assert not driven_elsewhere(store.pipeline(free))
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {},
+        {"github_token": "t"},
+        {"github_app_id": "7"},
+        {"github_app_id": "7", "github_private_key_file": "key.pem"},
+        {"github_private_key_file": "key.pem", "github_token": "t"},
+    ],
+)
+def test_run_wires_github_exactly_when_the_api_would_be_made(
+    tmp_path: Path, values: dict[str, str]
+) -> None:
+    from ci_bot.services import github_configured
+    from ci_bot.settings import Settings
+    from integrations.github.auth import token_source
+
+    (tmp_path / "key.pem").write_text("not read here")
+    given = {k: tmp_path / v if k.endswith("_file") else v for k, v in values.items()}
+    settings = Settings.from_env({}, data_dir=tmp_path, **given)
+
+    assert github_configured(settings) == (token_source(settings) is not None)
