@@ -80,7 +80,7 @@ def main() -> None:
         try:
             report(client, args, pipeline, labels, work, source)
         finally:
-            DockerExecutor(client).release_pipeline(pipeline)
+            DockerExecutor(client).discard_pipeline(pipeline)
 
 
 def report(

@@ -128,6 +128,6 @@ def _execution(pipeline: Pipeline, path: str) -> Execution:
 
 
 def _release_if_settled(svc: Services, pipeline_id: int) -> None:
-    """A finished pipeline's workspace images go again, as when its engine let it go."""
+    """A finished pipeline's leftovers go again, as when its engine let it go."""
     if svc.store.pipeline(pipeline_id).finished_at is not None:
         svc.executor.release_pipeline(str(pipeline_id), bot_id=svc.engine.bot_id)

@@ -210,7 +210,7 @@ def archive() -> None:
     from ci_bot.retention import archive_old
 
     svc = services()
-    archived = archive_old(svc.store, svc.settings)
+    archived = archive_old(svc.store, svc.settings, executor=svc.executor)
     days = svc.settings.retention_days
     click.echo(f"archived {len(archived)} pipeline(s) finished more than {days} days ago")
 

@@ -156,7 +156,8 @@ def open_services(settings: Settings, executor: Executor | None = None) -> Servi
     from ci_bot.retention import RetentionWorker
 
     services = open_store_services(settings, executor)
-    services.background.append(RetentionWorker(services.store, settings))
+    # The executor is made when the worker first archives (serve makes it anyway).
+    services.background.append(RetentionWorker(services.store, settings, lambda: services.executor))
     if settings.slack_token:
         from integrations.slack.reporter import SlackReporter
 

@@ -7,6 +7,7 @@ fixtures folder) skip with a reason on a developer's machine, and fail under
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import warnings
@@ -16,10 +17,11 @@ from pathlib import Path
 import docker
 import pytest
 from docker import DockerClient
-from docker.errors import DockerException, ImageNotFound
+from docker.errors import APIError, DockerException, ImageNotFound
 
 from ci_bot.executors.images import BUSYBOX_IMAGE, DEBIAN_PYTHON_IMAGE
 from ci_bot.executors.outcomes import root_cause
+from ci_bot.executors.workspace import LABEL_SOURCE
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -85,6 +87,24 @@ def docker_engine() -> Iterator[DockerClient]:
     assert client is not None
     yield client
     client.close()
+
+
+@pytest.fixture(autouse=True)
+def no_workspace_images_kept(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Workspace images stay until their pipeline is archived; a test's go when it ends:
+    those of checkouts in its tmp_path (so another run's, on the same engine, stay)."""
+    if "docker_engine" not in request.fixturenames:
+        yield
+        return
+    client: DockerClient = request.getfixturevalue("docker_engine")
+    tmp_path: Path = request.getfixturevalue("tmp_path")
+    yield
+    for image in client.images.list(filters={"label": LABEL_SOURCE}):
+        if Path(image.labels.get(LABEL_SOURCE, "/")).is_relative_to(tmp_path):
+            for name in image.tags or [str(image.id)]:
+                # gone already, or a leaked container holds it (the leak checks report it)
+                with contextlib.suppress(APIError):
+                    client.images.remove(name, force=True)
 
 
 def _image(client: DockerClient, name: str) -> str:

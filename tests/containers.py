@@ -126,7 +126,7 @@ def remove_leftovers(client: DockerClient, pipeline_ids: list[int], data_dir: Pa
             container.remove(force=True)
     if leftovers:
         for pipeline_id in pipeline_ids:
-            DockerExecutor(client).release_pipeline(str(pipeline_id))
+            DockerExecutor(client).discard_pipeline(str(pipeline_id))
     return leftovers
 
 

@@ -174,7 +174,7 @@ def generate_tree(
 
 def _release(executor: Executor, pipeline_id: str) -> None:
     try:
-        executor.release_pipeline(pipeline_id)
+        executor.discard_pipeline(pipeline_id)
     except CiBotError:
         logger.exception("releasing the resources of %s failed", pipeline_id)
 

@@ -111,7 +111,19 @@ class Executor(Protocol):
         ...
 
     def release_pipeline(self, pipeline_id: str, bot_id: str = "") -> None:
-        """Drop per-pipeline resources (derived workspace images)."""
+        """The pipeline settled: drop what only a running pipeline needs (services a dead
+        engine left).  Its workspace images stay: a reset node and ``resume`` start on
+        them at once instead of building them again; ``discard_pipeline`` removes them."""
+        ...
+
+    def discard_pipeline(self, pipeline_id: str, bot_id: str = "") -> None:
+        """The pipeline is archived (or was a one-off run): drop everything it holds on
+        the engine, its workspace images included."""
+        ...
+
+    def held_pipelines(self, bot_id: str = "") -> set[str]:
+        """Ids of the bot's pipelines this executor still holds workspace images for, so
+        a sweep can discard those of pipelines archived or deleted meanwhile."""
         ...
 
     def image_id(self, image: str) -> str | None:

@@ -7,6 +7,16 @@ the bot allows it. Its image is pulled (``pulls.py``) or built from the
 repository's Dockerfile (``builds.py``) first when needed, and its services
 (``sidecars.py``) are started and ready before it. Output is streamed into the
 node's log as it comes; every container is removed once it ended, whatever happened.
+
+A plain node (no services, its image and workspace image already seen) costs the
+engine: create, start, the log stream, wait, the log's catch-up, remove — nothing
+is inspected or looked up again per node (see ``pulls.py`` and ``workspace.py``
+for what is remembered and how a stale memory is noticed), and an exited
+container is inspected only when its exit code is not 0 (for ``OOMKilled``).
+The container is removed before ``run`` returns, not left to ``auto_remove``:
+the exit code and the log's last lines are read from the stopped container, and
+a container outliving its result would be found by nobody if the bot stopped then.
+Its workspace image is kept until the pipeline is archived (``discard_pipeline``).
 """
 
 from __future__ import annotations
@@ -22,7 +32,10 @@ from pathlib import Path
 import docker
 from docker import DockerClient
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
-from docker.models.containers import Container
+
+# The SDK's translation of create()'s keywords into the API's; private, but there since
+# docker-py 2 and the only way to create without create()'s extra inspect.
+from docker.models.containers import Container, _create_container_args  # type: ignore[attr-defined]
 from docker.types import Mount
 from requests import RequestException
 
@@ -48,7 +61,7 @@ from ci_bot.executors.privileges import LEAST_PRIVILEGE
 from ci_bot.executors.pulls import ImagePuller, ImageUnavailable
 from ci_bot.executors.registry import RegistryAuth
 from ci_bot.executors.sidecars import ServiceFailed, Sidecars, remove_leftovers
-from ci_bot.executors.workspace import WORKSPACE, WorkspaceImages
+from ci_bot.executors.workspace import WORKSPACE, BaseImageMissing, WorkspaceImages
 from ci_bot.progress import LOGGER as PROGRESS_LOGGER
 from ci_bot.tree.containers import Service
 
@@ -135,10 +148,23 @@ class DockerExecutor:
 
     def release_pipeline(self, pipeline_id: str, bot_id: str = "") -> None:
         try:
-            client = self._docker()
             # Services left by an engine that died mid-node (the node was not re-attached).
+            # The workspace images stay for a reset and resume (discard_pipeline).
+            remove_leftovers(self._docker(), pipeline_id=pipeline_id, bot_id=bot_id)
+        except (DockerException, RequestException) as exc:
+            raise ExecutorError(self._failure_message(exc)) from exc
+
+    def discard_pipeline(self, pipeline_id: str, bot_id: str = "") -> None:
+        try:
+            client = self._docker()
             remove_leftovers(client, pipeline_id=pipeline_id, bot_id=bot_id)
             self._workspaces.release(client, pipeline_id, bot_id)
+        except (DockerException, RequestException) as exc:
+            raise ExecutorError(self._failure_message(exc)) from exc
+
+    def held_pipelines(self, bot_id: str = "") -> set[str]:
+        try:
+            return self._workspaces.pipelines(self._docker(), bot_id)
         except (DockerException, RequestException) as exc:
             raise ExecutorError(self._failure_message(exc)) from exc
 
@@ -237,18 +263,37 @@ class DockerExecutor:
     ) -> str:
         """The node's image pulled or built, its workspace image, its services started;
         the workspace image's id."""
-        self._provide_image(client, spec, log)
-        image_id = self._workspaces.image_for(
-            client,
-            spec.pipeline_id,
-            spec.image,
-            spec.source_dir,
-            spec.bot_id,
-            spec.workspace_extras,
-        )
+        image_id = self._workspace_image(client, spec, log)
         if sidecars is not None:
             sidecars.start()
         return image_id
+
+    def _workspace_image(self, client: DockerClient, spec: ExecSpec, log: LogWriter) -> str:
+        """The id of the node's workspace image, its image pulled or built first."""
+        self._provide_image(client, spec, log)
+        try:
+            return self._workspaces.image_for(
+                client,
+                spec.pipeline_id,
+                spec.image,
+                spec.source_dir,
+                spec.bot_id,
+                spec.workspace_extras,
+            )
+        except BaseImageMissing:
+            if spec.build is not None:
+                raise
+            # The image was seen before and removed since: pulled again, as a first time.
+            self._puller.forget(spec.image)
+            self._provide_image(client, spec, log)
+            return self._workspaces.image_for(
+                client,
+                spec.pipeline_id,
+                spec.image,
+                spec.source_dir,
+                spec.bot_id,
+                spec.workspace_extras,
+            )
 
     def _run_container(
         self,
@@ -259,7 +304,9 @@ class DockerExecutor:
         on_started: Callable[[str], None] | None,
         sidecars: Sidecars | None,
     ) -> ExecResult:
-        container = self._create(client, image_id, spec, sidecars.network if sidecars else None)
+        container = self._create_fresh(
+            client, image_id, spec, log, sidecars.network if sidecars else None
+        )
         try:
             watch = self._watch(spec.execution_id, container)
             if sidecars is not None and not watch.cancelled:
@@ -358,42 +405,70 @@ class DockerExecutor:
             timer.cancel()
             timer.join()  # a kill under way sets its flag before we read it
         output.catch_up()
-        logger.debug("docker inspect %s", container.id)
-        with suppress(NotFound):  # another executor following it removed it first
-            container.reload()
-        oom_killed = bool(container.attrs["State"].get("OOMKilled"))
+        oom_killed = False
+        if status != 0:  # only a failure's message depends on it: one call saved per success
+            logger.debug("docker inspect %s", container.id)
+            with suppress(NotFound):  # another executor following it removed it first
+                container.reload()
+            oom_killed = bool(container.attrs.get("State", {}).get("OOMKilled"))
         return outcomes.ended(
             spec, str(container.id), status, watch.cancelled, watch.timed_out, oom_killed
         )
 
+    def _create_fresh(
+        self,
+        client: DockerClient,
+        image_id: str,
+        spec: ExecSpec,
+        log: LogWriter,
+        network: str | None,
+    ) -> Container:
+        """``_create``; when the remembered workspace image is gone (the pipeline was
+        archived by another process, images were pruned), it is built again, once."""
+        try:
+            return self._create(client, image_id, spec, network)
+        except ImageNotFound:
+            logger.info("workspace image %s is gone; building it again", image_id)
+            self._workspaces.forget(image_id)
+            self._puller.forget(spec.image)
+            return self._create(client, self._workspace_image(client, spec, log), spec, network)
+
     def _create(
         self, client: DockerClient, image_id: str, spec: ExecSpec, network: str | None
     ) -> Container:
+        """The node's container, created (not started).  Made through the low-level API:
+        the SDK's ``containers.create`` inspects the new container once more, and
+        nothing here needs more than its id."""
         environment = {**spec.env, **spec.secrets, "CI_DATA": "/ci/data", "CI_CACHE": "/ci/cache"}
         mounts = [_bind(spec.data_dir, "/ci/data"), _bind(spec.cache_dir, "/ci/cache")]
         if spec.requires_docker:
             environment.update(self._socket_env())
             mounts.extend(self._socket_mounts())
         logger.debug("docker containers.create %s for %s", spec.image, spec.node_path)
-        return client.containers.create(
-            image_id,
-            command=["sh", "-c", spec.command],
-            working_dir=WORKSPACE,
-            labels={
-                LABEL_PIPELINE: spec.pipeline_id,
-                LABEL_NODE: spec.node_path,
-                LABEL_EXECUTION: spec.execution_id,
-                **({LABEL_BOT: spec.bot_id} if spec.bot_id else {}),
-            },
-            environment=environment,
-            mounts=mounts,
-            nano_cpus=int(spec.cpu * 1e9) if spec.cpu else None,
-            mem_limit=spec.mem_bytes,
-            memswap_limit=spec.mem_bytes,  # no swap: past the limit the node is OOM-killed
-            pids_limit=spec.pids_limit or self._pids_limit,
-            network=network,  # None: the default bridge
-            **LEAST_PRIVILEGE,
+        arguments = _create_container_args(  # the SDK's own translation of these keywords
+            dict(
+                image=image_id,
+                version=client.api.api_version,
+                command=["sh", "-c", spec.command],
+                working_dir=WORKSPACE,
+                labels={
+                    LABEL_PIPELINE: spec.pipeline_id,
+                    LABEL_NODE: spec.node_path,
+                    LABEL_EXECUTION: spec.execution_id,
+                    **({LABEL_BOT: spec.bot_id} if spec.bot_id else {}),
+                },
+                environment=environment,
+                mounts=mounts,
+                nano_cpus=int(spec.cpu * 1e9) if spec.cpu else None,
+                mem_limit=spec.mem_bytes,
+                memswap_limit=spec.mem_bytes,  # no swap: past the limit the node is OOM-killed
+                pids_limit=spec.pids_limit or self._pids_limit,
+                network=network,  # None: the default bridge
+                **LEAST_PRIVILEGE,
+            )
         )
+        created = client.api.create_container(**arguments)
+        return client.containers.prepare_model({"Id": created["Id"]})
 
     def _socket_mounts(self) -> list[Mount]:
         url = self.engine_url

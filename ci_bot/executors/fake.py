@@ -41,6 +41,7 @@ class FakeExecutor:
     ran: list[ExecSpec] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
     released: list[str] = field(default_factory=list)  # pipeline ids, by release_pipeline
+    discarded: list[str] = field(default_factory=list)  # pipeline ids, by discard_pipeline
     image_ids: dict[str, str | None] = field(default_factory=dict)  # for image_id()
     peak: int = 0
     _active: dict[str, threading.Event] = field(default_factory=dict)
@@ -114,6 +115,13 @@ class FakeExecutor:
     def release_pipeline(self, pipeline_id: str, bot_id: str = "") -> None:
         with self._lock:
             self.released.append(pipeline_id)
+
+    def discard_pipeline(self, pipeline_id: str, bot_id: str = "") -> None:
+        with self._lock:
+            self.discarded.append(pipeline_id)
+
+    def held_pipelines(self, bot_id: str = "") -> set[str]:
+        return set()
 
     def image_id(self, image: str) -> str | None:
         """``image_ids[image]`` when the test set it (None: missing), else a stable fake id."""

@@ -9,6 +9,10 @@ image already on the engine never reaches it through the cache.
 
 A failed pull raises :class:`ImageUnavailable` with the image's name and the
 registry's own sentence; a 5xx answer or a timeout is tried once more first.
+
+An image once seen on the engine is remembered, so ``pull = "missing"`` costs a
+node no call to the engine after the first; ``forget`` drops it when the engine
+turned out not to have it after all (someone removed it).
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ class ImagePuller:
         self._auth = auth or RegistryAuth()
         self._retry_pause = retry_pause
         self._flights: Flights[tuple[str, bool]] = Flights()
+        self._seen: set[str] = set()  # images seen on the engine (set.add is atomic)
 
     def ensure(
         self, client: DockerClient, image: str, policy: str, *, trusted: bool, progress: Progress
@@ -60,13 +65,19 @@ class ImagePuller:
             # The copy on the engine may have come with the operator's credentials.
             policy = "always"
             progress(f"{image} is on a registry ci-bot holds credentials for; pulled anonymously")
-        if policy != "always" and _present(client, image):
+        if policy != "always" and (image in self._seen or _present(client, image)):
+            self._seen.add(image)
             return
         if policy == "never":
             raise ImageUnavailable(
                 f'image {image} is not on the Docker engine, and pull = "never" forbids pulling it'
             )
         self._pull_once(client, image, credentials, progress)
+        self._seen.add(image)
+
+    def forget(self, image: str) -> None:
+        """The engine lacks ``image`` after all: the next ``ensure`` looks (and pulls) again."""
+        self._seen.discard(image)
 
     def _pull_once(
         self, client: DockerClient, image: str, credentials: Credentials | None, progress: Progress

@@ -11,7 +11,13 @@ carries the spec's ``workspace_extras`` (the commit's ``.git`` at a node's
 
 Derived images are named after (pipeline, image), so an executor started after a
 crash finds the ones already built; they carry the ``ci-bot.pipeline`` label and
-go away with ``release``.
+go away with ``release`` — when the pipeline is archived, not when it settles, so a
+reset node and ``ci-bot resume`` start on them without building them again.
+
+The id of each image built or found is remembered, so a node asks the engine
+nothing before creating its container; when the image went meanwhile (another
+process archived the pipeline, someone pruned images) the container's creation
+fails with "no such image", the executor calls ``forget`` and builds it again.
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ logger = logging.getLogger(__name__)
 WORKSPACE = "/workspace"
 REPOSITORY = "ci-bot-workspace"
 LABEL_BASE_IMAGE = "ci-bot.workspace-of"
+# The checkout an image holds: whoever finds one on the engine can tell where it came from.
+LABEL_SOURCE = "ci-bot.workspace-source"
 
 
 Extras = tuple[tuple[Path, str], ...]  # (path here, path in the container)
@@ -51,12 +59,17 @@ def derived_image_name(
     return f"{REPOSITORY}:{hashlib.sha256(key.encode()).hexdigest()[:24]}"
 
 
+class BaseImageMissing(ExecutorError):
+    """The image the workspace image derives from is not on the engine."""
+
+
 class WorkspaceImages:
     """Builds derived images on demand; parallel nodes of one pipeline wait for one build."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._building: dict[tuple[str, str, Extras], threading.Lock] = {}
+        self._known: dict[str, tuple[str, str]] = {}  # name -> (pipeline id, image id)
 
     def image_for(
         self,
@@ -72,19 +85,41 @@ class WorkspaceImages:
         with self._lock:
             key = (pipeline_id, image, extras)
             key_lock = self._building.setdefault(key, threading.Lock())
+        name = derived_image_name(pipeline_id, image, bot_id, str(source), extras)
+        with self._lock:
+            known = self._known.get(name)
+        if known is not None:
+            return known[1]
         with key_lock:
-            name = derived_image_name(pipeline_id, image, bot_id, str(source), extras)
             try:
                 logger.debug("docker images.get %s", name)
-                return str(client.images.get(name).id)
+                image_id = str(client.images.get(name).id)
             except ImageNotFound:
-                return self._build(client, pipeline_id, image, (source, extras), name, bot_id)
+                image_id = self._build(client, pipeline_id, image, (source, extras), name, bot_id)
+            with self._lock:
+                self._known[name] = (pipeline_id, image_id)
+            return image_id
+
+    def forget(self, image_id: str) -> None:
+        """The engine no longer has ``image_id``: the next ``image_for`` looks again."""
+        with self._lock:
+            for name in [n for n, (_, known) in self._known.items() if known == image_id]:
+                del self._known[name]
+
+    def pipelines(self, client: DockerClient, bot_id: str = "") -> set[str]:
+        """The pipeline ids the engine holds workspace images of (the bot's, given one)."""
+        labels = [LABEL_BASE_IMAGE] + ([f"{LABEL_BOT}={bot_id}"] if bot_id else [])
+        logger.debug("docker images.list label=%s", labels)
+        found = client.images.list(filters={"label": labels})
+        return {str(image.labels.get(LABEL_PIPELINE, "")) for image in found} - {""}
 
     def release(self, client: DockerClient, pipeline_id: str, bot_id: str = "") -> None:
         """Remove the pipeline's derived images (a running container keeps its layers)."""
         with self._lock:
             for key in [key for key in self._building if key[0] == pipeline_id]:
                 del self._building[key]
+            for name in [n for n, (pipeline, _) in self._known.items() if pipeline == pipeline_id]:
+                del self._known[name]
         labels = [f"{LABEL_PIPELINE}={pipeline_id}", LABEL_BASE_IMAGE]
         if bot_id:
             labels.append(f"{LABEL_BOT}={bot_id}")
@@ -115,9 +150,9 @@ class WorkspaceImages:
             logger.debug("docker images.get %s", image)
             base = client.images.get(image)
         except ImageNotFound:
-            raise ExecutorError(missing_image_message(image)) from None
+            raise BaseImageMissing(missing_image_message(image)) from None
         owner = _owner(str(base.attrs.get("Config", {}).get("User") or ""))
-        labels = {LABEL_PIPELINE: pipeline_id, LABEL_BASE_IMAGE: image}
+        labels = {LABEL_PIPELINE: pipeline_id, LABEL_BASE_IMAGE: image, LABEL_SOURCE: str(source)}
         if bot_id:
             labels[LABEL_BOT] = bot_id
         logger.debug("docker containers.create %s (workspace builder)", image)

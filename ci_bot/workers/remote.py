@@ -137,6 +137,18 @@ class CeleryExecutor:
         self.app.control.broadcast("ci_bot_release", arguments=arguments)
         self._synced.pop(int(pipeline_id), None)
 
+    def discard_pipeline(self, pipeline_id: str, bot_id: str = "") -> None:
+        if not pipeline_id.isdigit():
+            self._local().discard_pipeline(pipeline_id, bot_id)
+            return
+        arguments = {"pipeline_id": pipeline_id, "bot_id": bot_id}
+        self.app.control.broadcast("ci_bot_discard", arguments=arguments)
+
+    def held_pipelines(self, bot_id: str = "") -> set[str]:
+        """None known here: the workers hold the images, and each drops a pipeline's
+        when ``discard_pipeline`` is broadcast."""
+        return set()
+
     def image_id(self, image: str) -> str | None:
         """Asked of any worker: reuse keys follow the image as workers have it."""
         try:

@@ -189,10 +189,20 @@ def ci_bot_kill(state: Any, execution_id: str, bot_id: str = "") -> dict[str, bo
 
 @control_command(args=[("pipeline_id", str), ("bot_id", str)], signature="<pipeline_id> <bot_id>")  # type: ignore[untyped-decorator]
 def ci_bot_release(state: Any, pipeline_id: str, bot_id: str = "") -> dict[str, bool]:
-    """The pipeline settled: drop its workspace images and its files on this host."""
+    """The pipeline settled: drop its services and its files on this host (its workspace
+    images stay until it is archived: ``ci_bot_discard``)."""
     ctx = context()
     if not pipeline_id.isdigit():  # a name, never a path
         return {"ok": False}
     ctx.executor.release_pipeline(pipeline_id, bot_id=bot_id)
     shutil.rmtree(ctx.settings.data_dir / "pipelines" / pipeline_id / "data", ignore_errors=True)
+    return {"ok": True}
+
+
+@control_command(args=[("pipeline_id", str), ("bot_id", str)], signature="<pipeline_id> <bot_id>")  # type: ignore[untyped-decorator]
+def ci_bot_discard(state: Any, pipeline_id: str, bot_id: str = "") -> dict[str, bool]:
+    """The pipeline was archived: drop its workspace images on this host too."""
+    if not pipeline_id.isdigit():  # a name, never a path
+        return {"ok": False}
+    context().executor.discard_pipeline(pipeline_id, bot_id=bot_id)
     return {"ok": True}

@@ -1,17 +1,21 @@
 """``/workspace/.git`` in real containers: ``git log`` works, ``git_depth`` is honoured,
 every node still starts from a pristine copy, and the history costs one workspace build
-per pipeline and image however many nodes there are."""
+per pipeline and image however many nodes there are — and it is kept until the pipeline
+is archived, so a reset node starts without a build."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from ci_bot.executors.base import LABEL_BOT, LABEL_EXECUTION, LABEL_PIPELINE
 from ci_bot.executors.workspace import LABEL_BASE_IMAGE
+from ci_bot.retention import archive_old, sweep_workspaces
+from ci_bot.store.store import utcnow
 from ci_bot.tree.states import State
 from tests.engine.bots import Bot, config, log
 from tests.gitrepos import commit_files, head_sha, make_repo
@@ -105,3 +109,40 @@ def test_every_node_gets_a_pristine_history_from_one_build(
     for name in ("one", "two", "three"):
         assert log(bot.only(pipeline_id, f"/check/{name}"))[:2] == ["third", "ok"]
     assert workspace_builds(bot, pipeline_id, since) == 1  # four nodes, one workspace image
+
+
+def workspace_image_ids(bot: Bot, pipeline_id: int) -> list[str]:
+    labels = [LABEL_BASE_IMAGE, f"{LABEL_PIPELINE}={pipeline_id}"]
+    labels.append(f"{LABEL_BOT}={bot.services.engine.bot_id}")
+    return sorted(str(image.id) for image in bot.docker.images.list(filters={"label": labels}))
+
+
+def test_the_workspace_image_outlives_the_run_until_the_pipeline_is_archived(bot: Bot) -> None:
+    repo = bot.repo(config('[pipeline.main.a]\nrun = "cat conducto.cfg > /dev/null"\n'))
+    pipeline_id = bot.launch(repo)
+    assert bot.run(pipeline_id).state is State.DONE
+    kept = workspace_image_ids(bot, pipeline_id)
+    assert len(kept) == 1, "kept once the pipeline settled"
+
+    since = time.time()
+    assert bot.store.reset(pipeline_id, "/a") == ["/a"]
+    assert bot.run(pipeline_id).state is State.DONE
+
+    assert workspace_builds(bot, pipeline_id, since) == 0, "the reset node started on it"
+    assert workspace_image_ids(bot, pipeline_id) == kept
+    later = utcnow() + timedelta(days=bot.settings.retention_days + 1)
+    archived = archive_old(bot.store, bot.settings, now=later, executor=bot.services.executor)
+    assert archived == [pipeline_id]
+    assert workspace_image_ids(bot, pipeline_id) == []
+
+
+def test_a_sweep_drops_the_workspace_images_of_pipelines_the_store_lost(bot: Bot) -> None:
+    repo = bot.repo(config('[pipeline.main.a]\nrun = "true"\n'))
+    pipeline_id = bot.launch(repo)
+    assert bot.run(pipeline_id).state is State.DONE
+    executor = bot.services.executor
+    assert str(pipeline_id) in executor.held_pipelines(bot.services.engine.bot_id)
+
+    bot.store.mark_archived(pipeline_id)  # as if archived by a retention without an engine
+    assert sweep_workspaces(bot.store, executor) == [str(pipeline_id)]
+    assert workspace_image_ids(bot, pipeline_id) == []

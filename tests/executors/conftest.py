@@ -37,7 +37,7 @@ def pipeline_id(docker_engine: DockerClient) -> Iterator[str]:
     )
     for container in leftovers:
         container.remove(force=True)
-    DockerExecutor(docker_engine).release_pipeline(pipeline)
+    DockerExecutor(docker_engine).discard_pipeline(pipeline)
     assert not leftovers, f"containers left behind: {[c.id for c in leftovers]}"
 
 

@@ -128,7 +128,7 @@ def test_workspace_is_pristine_and_built_once_per_pipeline_and_image(
     assert len(commits) == 1
 
 
-def test_each_image_gets_its_workspace_and_release_removes_them(
+def test_each_image_gets_its_workspace_kept_on_release_and_removed_on_discard(
     executor: DockerExecutor,
     make_spec: MakeSpec,
     docker_engine: DockerClient,
@@ -140,12 +140,15 @@ def test_each_image_gets_its_workspace_and_release_removes_them(
     assert executor.run(spec).state == "done"
     assert log_lines(spec) == ["beta"]
 
-    def workspace_images() -> list[object]:
+    def workspace_images() -> list[str]:
         labels = [f"{LABEL_PIPELINE}={pipeline_id}", LABEL_BASE_IMAGE]
-        return list(docker_engine.images.list(filters={"label": labels}))
+        return sorted(str(i.id) for i in docker_engine.images.list(filters={"label": labels}))
 
-    assert len(workspace_images()) == 2
-    executor.release_pipeline(pipeline_id)
+    built = workspace_images()
+    assert len(built) == 2
+    executor.release_pipeline(pipeline_id)  # settled: a reset node starts on them again
+    assert workspace_images() == built
+    executor.discard_pipeline(pipeline_id)  # archived
     assert workspace_images() == []
 
 

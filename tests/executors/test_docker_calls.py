@@ -1,0 +1,83 @@
+"""What a node costs the Docker engine: the calls of a plain Exec, and what is
+remembered between nodes (its image, its workspace image) and noticed when it went."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import docker
+import pytest
+from docker import DockerClient
+
+from ci_bot.executors.base import LABEL_PIPELINE
+from ci_bot.executors.docker import DockerExecutor
+from ci_bot.executors.workspace import LABEL_BASE_IMAGE
+from tests.executors.support import MakeSpec, containers_of, log_lines
+
+pytestmark = pytest.mark.docker
+
+# create, start, the log stream, wait, the log's catch-up, remove; docker-py's log
+# calls inspect the container once each (is it a tty?), which makes eight.
+MOST_CALLS_PER_NODE = 8
+
+
+class CountingClient:
+    """A real client whose every HTTP request to the engine is written down."""
+
+    def __init__(self) -> None:
+        self.client = docker.from_env()
+        self.calls: list[str] = []
+        send = self.client.api.send
+
+        def counted(request: Any, **options: Any) -> Any:
+            self.calls.append(f"{request.method} {request.path_url.split('?')[0]}")
+            return send(request, **options)
+
+        self.client.api.send = counted  # type: ignore[method-assign]
+
+
+@pytest.fixture
+def counting(docker_engine: DockerClient) -> Iterator[CountingClient]:
+    counting = CountingClient()
+    yield counting
+    counting.client.close()
+
+
+def test_a_plain_exec_costs_the_engine_a_handful_of_calls(
+    counting: CountingClient, make_spec: MakeSpec, docker_engine: DockerClient
+) -> None:
+    executor = DockerExecutor(counting.client)
+    assert executor.run(make_spec("true")).state == "done"  # builds the workspace image
+    counting.calls.clear()
+
+    spec = make_spec("echo second")
+    result = executor.run(spec)
+
+    assert result.state == "done" and log_lines(spec) == ["second"]
+    calls = counting.calls
+    assert len(calls) <= MOST_CALLS_PER_NODE, calls
+    verbs = [call.rsplit("/", 1)[-1] for call in calls if call.startswith("POST")]
+    assert verbs == ["create", "start", "wait"], calls
+    assert sum(call.startswith("DELETE") for call in calls) == 1, calls
+    assert not [call for call in calls if "/images/" in call], "images are looked up once"
+    assert containers_of(docker_engine, spec) == []
+
+
+def test_a_workspace_image_removed_meanwhile_is_built_again(
+    executor: DockerExecutor, make_spec: MakeSpec, docker_engine: DockerClient, pipeline_id: str
+) -> None:
+    assert executor.run(make_spec("cat a.txt")).state == "done"
+    DockerExecutor(docker_engine).discard_pipeline(pipeline_id)  # another process archived it
+
+    spec = make_spec("cat b.txt")
+    result = executor.run(spec)
+
+    assert result.state == "done", result
+    assert log_lines(spec) == ["beta"]
+    assert len(workspace_images(docker_engine, pipeline_id)) == 1
+
+
+def workspace_images(client: DockerClient, pipeline_id: str) -> list[Any]:
+    labels = [f"{LABEL_PIPELINE}={pipeline_id}", LABEL_BASE_IMAGE]
+    return list(client.images.list(filters={"label": labels}))
