@@ -8,10 +8,13 @@ ci-bot's side is the real CLI in a subprocess (``ci-bot run``, ``reset``, ``resu
 so its start-up counts as a person feels it.  The baselines run the same trivial
 command in the same image with the docker CLI: a shell loop for the Serial,
 ``xargs -P4`` for the Parallel, one ``docker run`` for a reset leaf.  The bot's time
-per node is read from ``docker events``: from one node's container ``die`` to the
-next node's ``start`` (nanosecond ``timeNano``), for ci-bot's Serial runs and, the
-same way, for the bare loop's.  Rounds alternate (``harness.interleave``).  The
-workspace images and data the runs leave are removed at the end.
+per node is read from ``docker events`` (nanosecond ``timeNano``): from one node's
+container ``die`` to the next node's first call to the engine that shows, its
+``create`` (or its ``start``, were it created ahead) — what the bot does between
+two containers, without Docker's own create and start; for ci-bot's Serial runs
+and, the same way, for the bare loop's (there: the docker CLI starting again).
+Rounds alternate (``harness.interleave``).  The workspace images and data the runs
+leave are removed at the end.
 """
 
 from __future__ import annotations
@@ -145,7 +148,7 @@ def bare_parallel(nodes: int) -> None:
 
 
 def events(since: float, until: float, label: str) -> list[tuple[str, int, dict[str, str]]]:
-    """(action, timeNano, labels) of container start/die events carrying ``label``."""
+    """(action, timeNano, labels) of container create/start/die events carrying ``label``."""
     out = subprocess.run(
         [
             "docker",
@@ -156,6 +159,8 @@ def events(since: float, until: float, label: str) -> list[tuple[str, int, dict[
             f"{until:.3f}",
             "--filter",
             "type=container",
+            "--filter",
+            "event=create",
             "--filter",
             "event=start",
             "--filter",
@@ -177,14 +182,14 @@ def events(since: float, until: float, label: str) -> list[tuple[str, int, dict[
     return sorted(found, key=lambda e: e[1])
 
 
-def die_to_start(found: list[tuple[str, int, dict[str, str]]]) -> list[float]:
-    """Seconds from each container's death to the next container's start."""
+def die_to_next(found: list[tuple[str, int, dict[str, str]]]) -> list[float]:
+    """Seconds from each container's death to the next container's create (or start)."""
     gaps = []
     last_die: int | None = None
     for action, at_ns, _ in found:
         if action == "die":
             last_die = at_ns
-        elif action == "start" and last_die is not None:
+        elif action in ("create", "start") and last_die is not None:
             gaps.append((at_ns - last_die) / 1e9)
             last_die = None
     return gaps
@@ -247,7 +252,7 @@ def serial_rows(root: Path, nodes: int, rounds: int) -> list[Row]:
             pipeline_id = bot.run(repo)
 
         seconds = timed(once)
-        gaps.extend(die_to_start(exec_events(bot, pipeline_id, since - 1, time.time() + 0.5)))
+        gaps.extend(die_to_next(exec_events(bot, pipeline_id, since - 1, time.time() + 0.5)))
         return seconds
 
     def bare() -> float:
@@ -255,7 +260,7 @@ def serial_rows(root: Path, nodes: int, rounds: int) -> list[Row]:
         since = time.time()
         seconds = timed(lambda: bare_serial(nodes, token))
         found = events(since - 1, time.time() + 0.5, f"{BENCH_LABEL}={token}")
-        bare_gaps.extend(die_to_start(found))
+        bare_gaps.extend(die_to_next(found))
         return seconds
 
     mine, theirs = interleave(rounds, ours, bare)
@@ -271,7 +276,7 @@ def serial_rows(root: Path, nodes: int, rounds: int) -> list[Row]:
     ours_gaps = Samples(tuple(gaps or [float("nan")]))
     bare_samples = Samples(tuple(bare_gaps or [float("nan")]))
     own = Row(
-        "the bot's own time per node (container die → next start)",
+        "the bot's own time per node (container die → next create)",
         ours_gaps,
         bare_samples,
         target=1.0,

@@ -493,6 +493,9 @@ class DockerExecutor:
         with self._lock:
             self._watches.pop(execution_id, None)
             self._cancelled.discard(execution_id)
+        # Removed here, before run() returns and so before the engine records the result:
+        # were it left to a background thread, a bot stopping in between would leave an
+        # exited container of a finished execution that no recovery looks for.
         logger.debug("docker remove %s", container.id)
         try:
             container.remove(force=True)
