@@ -270,21 +270,8 @@ class DockerExecutor:
 
     def _workspace_image(self, client: DockerClient, spec: ExecSpec, log: LogWriter) -> str:
         """The id of the node's workspace image, its image pulled or built first."""
-        self._provide_image(client, spec, log)
-        try:
-            return self._workspaces.image_for(
-                client,
-                spec.pipeline_id,
-                spec.image,
-                spec.source_dir,
-                spec.bot_id,
-                spec.workspace_extras,
-            )
-        except BaseImageMissing:
-            if spec.build is not None:
-                raise
-            # The image was seen before and removed since: pulled again, as a first time.
-            self._puller.forget(spec.image)
+
+        def provide() -> str:
             self._provide_image(client, spec, log)
             return self._workspaces.image_for(
                 client,
@@ -295,6 +282,15 @@ class DockerExecutor:
                 spec.workspace_extras,
             )
 
+        try:
+            return provide()
+        except BaseImageMissing:
+            if spec.build is not None:
+                raise
+            # Seen on the engine before and removed since: pulled again, as a first time.
+            self._puller.forget(spec.image)
+            return provide()
+
     def _run_container(
         self,
         client: DockerClient,
@@ -304,7 +300,7 @@ class DockerExecutor:
         on_started: Callable[[str], None] | None,
         sidecars: Sidecars | None,
     ) -> ExecResult:
-        container = self._create_fresh(
+        container = self._create_or_rebuild(
             client, image_id, spec, log, sidecars.network if sidecars else None
         )
         try:
@@ -415,7 +411,7 @@ class DockerExecutor:
             spec, str(container.id), status, watch.cancelled, watch.timed_out, oom_killed
         )
 
-    def _create_fresh(
+    def _create_or_rebuild(
         self,
         client: DockerClient,
         image_id: str,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -176,3 +177,23 @@ def test_an_untrusted_run_never_gets_the_credentials_nor_the_cached_private_imag
     log = fork.log_path.read_text()
     assert "pulled anonymously" in log
     assert "fork ran" not in log
+
+
+def test_an_image_removed_after_a_run_is_pulled_again_by_the_same_executor(
+    executor: DockerExecutor,
+    make_spec: MakeSpec,
+    public_registry: Registry,
+    push_image: PushImage,
+    docker_engine: DockerClient,
+) -> None:
+    image = push_image(public_registry, "tools:again")
+    assert executor.run(make_spec("true", image=image)).state == "done"
+    docker_engine.images.remove(image, force=True)  # an operator's prune, say
+    since = time.time()
+    spec = make_spec("echo pulled again", image=image, pipeline_id=f"{uuid.uuid4().hex[:12]}")
+
+    result = executor.run(spec)
+
+    assert result.state == "done", result.message
+    assert "pulled again" in spec.log_path.read_text()
+    assert len(pulls_of(docker_engine, since, image)) == 1
