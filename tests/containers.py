@@ -20,7 +20,6 @@ from docker import DockerClient
 from docker.models.containers import Container
 
 from ci_bot.executors.base import LABEL_EXECUTION, LABEL_NODE, LABEL_PIPELINE
-from ci_bot.executors.docker import DockerExecutor
 
 
 @dataclass(frozen=True)
@@ -116,17 +115,14 @@ def containers_of(client: DockerClient, pipeline_id: int, data_dir: Path) -> lis
 def remove_leftovers(client: DockerClient, pipeline_ids: list[int], data_dir: Path) -> list[str]:
     """Remove the pipelines' containers that mount ``data_dir``; the ones that were left.
 
-    When some were left, the pipelines' workspace images go too (the engine
-    releases them itself whenever a pipeline settles).
+    Workspace images are kept until a pipeline is archived; a test's go when it ends
+    (``no_workspace_images_kept`` in tests/conftest.py).
     """
     leftovers: list[str] = []
     for pipeline_id in pipeline_ids:
         for container in containers_of(client, pipeline_id, data_dir):
             leftovers.append(f"{container.labels.get(LABEL_NODE)} ({container.status})")
             container.remove(force=True)
-    if leftovers:
-        for pipeline_id in pipeline_ids:
-            DockerExecutor(client).discard_pipeline(str(pipeline_id))
     return leftovers
 
 
