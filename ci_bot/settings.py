@@ -224,7 +224,7 @@ SETTINGS: dict[str, Setting] = {
     "retention_days": Setting(
         "CI_BOT_RETENTION_DAYS",
         "Pipelines finished longer ago than this are archived: their source snapshot, "
-        "$CI_DATA and logs are removed, their record stays.",
+        "$CI_DATA, logs and workspace images are removed, their record stays.",
         _positive_int,
     ),
 }
