@@ -9,13 +9,13 @@ repository's Dockerfile (``builds.py``) first when needed, and its services
 node's log as it comes; every container is removed once it ended, whatever happened.
 
 A plain node (no services, its image and workspace image already seen) costs the
-engine: create, start, the log stream, wait, the log's catch-up, remove — nothing
-is inspected or looked up again per node (see ``pulls.py`` and ``workspace.py``
-for what is remembered and how a stale memory is noticed), and an exited
-container is inspected only when its exit code is not 0 (for ``OOMKilled``).
-The container is removed before ``run`` returns, not left to ``auto_remove``:
-the exit code and the log's last lines are read from the stopped container, and
-a container outliving its result would be found by nobody if the bot stopped then.
+engine five calls: create, attach, start, wait, remove.  Nothing is inspected or
+looked up again per node (``pulls.py`` and ``workspace.py`` say what is remembered
+and how a stale memory is noticed); an exited container is inspected only when its
+exit code is not 0 (for ``OOMKilled``).  The container is removed by the executor
+before ``run`` returns, not by the engine's ``auto_remove``: its exit code (and
+``OOMKilled``) are read from the stopped container, and no container outlives its
+result (a bot stopped in between would leave one that no recovery looks for).
 Its workspace image is kept until the pipeline is archived (``discard_pipeline``).
 """
 
