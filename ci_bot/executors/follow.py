@@ -19,8 +19,12 @@ stream can end before the last partial line (output without a final newline) is
 delivered, so after the container stopped a last read goes over the logs again and
 skips what was copied.
 
-A log without counts (written by an older ci-bot) is picked up by time instead:
-messages since shortly before the log's last output line (``resume_point``).
+Counting from the first message needs Docker's logs to hold all of the output: the
+json-file driver without rotation (Docker's default) does; a rotating one
+(``max-size``; the local driver rotates by default) may have dropped the start.
+There, and for a log without counts (written by an older ci-bot), the container is
+picked up by time instead: messages since shortly before the log's last output line
+(``time_resume_point``; the output of those seconds may then appear twice).
 """
 
 from __future__ import annotations
@@ -84,8 +88,9 @@ class Watch:
 @dataclass(frozen=True)
 class ResumePoint:
     """Where copying a container's output into its log goes on: after ``offsets`` bytes
-    of each stream (the log's counts), or, for a log without counts, after Docker time
-    ``floor_ns`` (None for both: from the start)."""
+    of each stream (the log's counts), or, for a log without counts or a container
+    whose logs may have lost their start, after Docker time ``floor_ns`` (None for
+    both: from the start)."""
 
     offsets: Offsets | None = None
     floor_ns: int | None = None
@@ -104,21 +109,27 @@ class OutputFollower:
         attached: Attached | None = None,
     ) -> None:
         resume = resume or ResumePoint()
+        offsets = resume.offsets
+        if attached is None and offsets is not None and not keeps_all_output(container):
+            logger.info("the logs of %s may have been rotated: resuming by time", container.id)
+            offsets = None
+        floor_ns = None if offsets is not None else resume.floor_ns
         self._container = container
         self._log = log
-        self._floor_ns = resume.floor_ns
-        self._last_ns = resume.floor_ns
+        self._floor_ns = floor_ns
+        self._last_ns = floor_ns
         self._attached = attached
-        # Per stream, bytes of Docker's logs to pass over before copying (logs path),
-        # and the bytes read so far (a read from the start skips them all).
-        self._skip: dict[int, int] = {}
+        # Logs path, counting: per stream, the bytes of Docker's logs read so far
+        # (copied, or counted by an earlier engine), and those a read from the first
+        # message still has to pass over.
+        self._exact = offsets is not None
         self._read: dict[int, int] = {}
-        self._exact = attached is not None or resume.offsets is not None
+        self._skip: dict[int, int] = {}
         if attached is not None:
             log.count_output()
-        elif resume.offsets is not None:
-            log.count_output(resume.offsets)
-            self._read = {STDOUT: resume.offsets.stdout, STDERR: resume.offsets.stderr}
+        elif offsets is not None:
+            log.count_output(offsets)
+            self._read = {STDOUT: offsets.stdout, STDERR: offsets.stderr}
 
     @classmethod
     def attach(cls, container: Container, log: LogWriter) -> OutputFollower:
@@ -242,11 +253,18 @@ def _second_text(seconds: int) -> str:
 
 def resume_point(log_path: Path) -> ResumePoint:
     """Where copying into ``log_path`` goes on: exactly after the bytes its counts say
-    it holds; for a log without counts (written by an older ci-bot), by time."""
-    offsets = read_offsets(log_path)
-    if offsets is not None:
-        return ResumePoint(offsets=offsets)
-    return ResumePoint(floor_ns=time_resume_point(log_path))
+    it holds; by time for a log without counts (and in case Docker's logs do not
+    hold all of the output)."""
+    return ResumePoint(offsets=read_offsets(log_path), floor_ns=time_resume_point(log_path))
+
+
+def keeps_all_output(container: Container) -> bool:
+    """Whether Docker's logs of ``container`` hold all of its output since it started:
+    the json-file driver without rotation.  (The local driver rotates by default;
+    other drivers may not be read back as written.)"""
+    config = (container.attrs.get("HostConfig") or {}).get("LogConfig") or {}
+    options = config.get("Config") or {}
+    return config.get("Type") == "json-file" and not options.get("max-size")
 
 
 def time_resume_point(log_path: Path) -> int | None:

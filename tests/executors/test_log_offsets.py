@@ -6,9 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from docker.models.containers import Container
 
+from ci_bot.executors.follow import keeps_all_output
 from ci_bot.executors.logs import STDERR, STDOUT, LogWriter
 from ci_bot.executors.offsets import Offsets, OffsetsFile, offsets_path, read_offsets
+from ci_bot.executors.sidecars import service_log_path
+from ci_bot.web.ui.nodes import service_logs
 
 STAMP = "2024-05-01T12:00:00.000Z"
 
@@ -135,3 +139,36 @@ def test_counts_are_replaced_in_place(tmp_path: Path) -> None:
     assert offsets_path(log).name == "n.log.offsets"
     assert read_offsets(log) == Offsets(3, 4)
     assert offsets_path(log).stat().st_size == len(Offsets(3, 4).record())
+
+
+def test_the_counts_are_no_service_log_of_the_node(tmp_path: Path) -> None:
+    log = tmp_path / "12.log"
+    with writer(log) as out:
+        out.count_output()
+        out.write(b"x\n")
+    LogWriter(service_log_path(log, "db")).close()
+
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "12.db.log",
+        "12.log",
+        "12.log.offsets",
+    ]
+    assert service_logs(log) == ["db"]  # what the web UI lists beside the node's log
+
+
+@pytest.mark.parametrize(
+    ("log_config", "exact"),
+    [
+        ({"Type": "json-file", "Config": {}}, True),
+        ({"Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"}}, False),
+        ({"Type": "local", "Config": {}}, False),  # rotates by default
+        ({"Type": "journald", "Config": {}}, False),
+        (None, False),
+    ],
+)
+def test_counts_are_used_only_where_dockers_logs_keep_all_output(
+    log_config: dict[str, object] | None, exact: bool
+) -> None:
+    container = Container(attrs={"Id": "c1", "HostConfig": {"LogConfig": log_config}})
+
+    assert keeps_all_output(container) is exact
