@@ -86,7 +86,7 @@ class LogWriter:
         # While counting: per stream, the bytes of output taken in (committed or pending).
         self._taken: dict[int, int] = {}
         self._offsets: OffsetsFile | None = None
-        self._stored = Offsets()
+        self._stored = (0, 0)  # the counts in the file
 
     def count_output(self, committed: Offsets | None = None) -> None:
         """From now on the writes are a container's output, of which ``committed`` bytes
@@ -97,16 +97,19 @@ class LogWriter:
         self._taken = {STDOUT: committed.stdout, STDERR: committed.stderr}
         if self._offsets is None:
             self._offsets = OffsetsFile(self._path)
-        self._stored = committed
-        self._offsets.store(committed)
+        self._stored = (committed.stdout, committed.stderr)
+        self._offsets.store(*self._stored)
 
     @property
     def committed(self) -> Offsets:
         """The bytes of each stream's output committed to the log (while counting)."""
-        held = {stream: len(text) for stream, (text, _) in self._pending.items()}
-        return Offsets(
-            self._taken.get(STDOUT, 0) - held.get(STDOUT, 0),
-            self._taken.get(STDERR, 0) - held.get(STDERR, 0),
+        return Offsets(*self._committed())
+
+    def _committed(self) -> tuple[int, int]:
+        pending, taken = self._pending, self._taken
+        return (
+            taken.get(STDOUT, 0) - (len(pending[STDOUT][0]) if STDOUT in pending else 0),
+            taken.get(STDERR, 0) - (len(pending[STDERR][0]) if STDERR in pending else 0),
         )
 
     def write(self, chunk: bytes, stamp: str | None = None, *, stream: int = STDOUT) -> None:
@@ -203,9 +206,9 @@ class LogWriter:
     def _store_counts(self) -> None:
         """The counts into ``<log>.offsets``, after the lines they count were flushed."""
         if self._offsets is not None:
-            committed = self.committed
+            committed = self._committed()
             if committed != self._stored:
-                self._offsets.store(committed)
+                self._offsets.store(*committed)
                 self._stored = committed
 
     def _cut(self, data: bytes, start: int) -> int:

@@ -34,7 +34,11 @@ class Offsets:
     stderr: int = 0
 
     def record(self) -> bytes:
-        return b"stdout %020d stderr %020d\n" % (self.stdout, self.stderr)
+        return _record(self.stdout, self.stderr)
+
+
+def _record(stdout: int, stderr: int) -> bytes:
+    return b"stdout %020d stderr %020d\n" % (stdout, stderr)
 
 
 def offsets_path(log_path: Path) -> Path:
@@ -58,9 +62,9 @@ class OffsetsFile:
     def __init__(self, log_path: Path) -> None:
         self._fd = os.open(offsets_path(log_path), os.O_WRONLY | os.O_CREAT, 0o644)
 
-    def store(self, offsets: Offsets) -> None:
+    def store(self, stdout: int, stderr: int) -> None:
         """Replace the counts (one system call; the record's width never changes)."""
-        os.pwrite(self._fd, offsets.record(), 0)
+        os.pwrite(self._fd, _record(stdout, stderr), 0)
 
     def close(self) -> None:
         if self._fd >= 0:

@@ -132,8 +132,8 @@ def test_unreadable_counts_are_none(tmp_path: Path, content: bytes) -> None:
 def test_counts_are_replaced_in_place(tmp_path: Path) -> None:
     log = tmp_path / "n.log"
     counts = OffsetsFile(log)
-    counts.store(Offsets(12345678901, 2))
-    counts.store(Offsets(3, 4))
+    counts.store(12345678901, 2)
+    counts.store(3, 4)
     counts.close()
 
     assert offsets_path(log).name == "n.log.offsets"
