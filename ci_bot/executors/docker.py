@@ -55,7 +55,7 @@ from ci_bot.executors.base import (
     RunningContainer,
 )
 from ci_bot.executors.builds import BuildFailed, BuildRequest, ImageBuilder, build_tag
-from ci_bot.executors.follow import OutputFollower, Watch, resume_point
+from ci_bot.executors.follow import OutputFollower, ResumePoint, Watch, resume_point
 from ci_bot.executors.logs import LogWriter
 from ci_bot.executors.privileges import LEAST_PRIVILEGE
 from ci_bot.executors.pulls import ImagePuller, ImageUnavailable
@@ -106,9 +106,9 @@ class DockerExecutor:
         return self._logged(spec, lambda log: self._run(spec, log, on_started))
 
     def reattach(self, container_id: str, spec: ExecSpec) -> ExecResult:
-        floor_ns = resume_point(spec.log_path)
+        resume = resume_point(spec.log_path)
         try:
-            return self._logged(spec, lambda log: self._reattach(container_id, spec, log, floor_ns))
+            return self._logged(spec, lambda log: self._reattach(container_id, spec, log, resume))
         finally:
             if spec.services:  # started by the engine that died: kept, then removed
                 try:
@@ -359,7 +359,7 @@ class DockerExecutor:
         return tag
 
     def _reattach(
-        self, container_id: str, spec: ExecSpec, log: LogWriter, floor_ns: int | None
+        self, container_id: str, spec: ExecSpec, log: LogWriter, resume: ResumePoint
     ) -> ExecResult:
         try:
             logger.debug("docker containers.get %s", container_id)
@@ -374,7 +374,7 @@ class DockerExecutor:
         elapsed = (datetime.now(UTC) - started).total_seconds()
         watch = self._watch(spec.execution_id, container)
         try:
-            return self._follow(watch, spec, log, spec.timeout_seconds - elapsed, floor_ns)
+            return self._follow(watch, spec, log, spec.timeout_seconds - elapsed, resume)
         finally:
             self._forget(spec.execution_id, container)
 
@@ -384,12 +384,12 @@ class DockerExecutor:
         spec: ExecSpec,
         log: LogWriter,
         seconds_left: float,
-        floor_ns: int | None = None,
+        resume: ResumePoint | None = None,
         output: OutputFollower | None = None,
     ) -> ExecResult:
         """Copy the output into the log until the container ends or the deadline kills it."""
         container = watch.container
-        output = output or OutputFollower(container, log, floor_ns)
+        output = output or OutputFollower(container, log, resume)
         timer = threading.Timer(max(0.0, seconds_left), watch.expire)
         timer.daemon = True
         timer.start()

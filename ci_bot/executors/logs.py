@@ -15,6 +15,13 @@ The work is done per chunk, not per line (a node may print millions of lines): t
 complete lines of a chunk are masked together (one scan; the same result as line by
 line, since no form spans a newline), stamped with one ``bytes.replace`` and written
 with one call.  Each output stream (stdout, stderr) keeps its own unfinished line.
+
+Once ``count_output`` was called (by the follower of the node's container), every
+write is the container's output, and the writer keeps count, per stream, of the
+bytes it took in and committed (on disk, or dropped past the limit; not an
+unfinished line still held): in ``<log>.offsets`` (``offsets.py``), updated after
+each write once its lines are flushed.  The counts are of the output's bytes, not
+of the masked and stamped text.
 """
 
 from __future__ import annotations
@@ -26,11 +33,13 @@ from itertools import chain, repeat
 from pathlib import Path
 from types import TracebackType
 
+from ci_bot.executors.offsets import Offsets, OffsetsFile
 from ci_bot.secrets.masking import Masker
 from ci_bot.tree.params import write_mem
 
 PIECE_BYTES = 64 * 1024
-STDOUT = 1  # Docker's number for the stream (stderr is 2)
+STDOUT = 1  # Docker's number for the stream
+STDERR = 2
 NOTE_PREFIX = "[ci-bot] "  # lines ci-bot itself adds, e.g. why a node ended
 
 
@@ -73,6 +82,35 @@ class LogWriter:
         self._limit = limit_bytes
         self._written = self._file.tell()  # a re-attached node appends to what it wrote
         self._cut_off = False
+        self._path = path
+        # While counting: per stream, the bytes of output taken in (committed or pending).
+        self._taken: dict[int, int] = {}
+        self._offsets: OffsetsFile | None = None
+        self._stored = (0, 0)  # the counts in the file
+
+    def count_output(self, committed: Offsets | None = None) -> None:
+        """From now on the writes are a container's output, of which ``committed`` bytes
+        were committed before (by an engine that followed it earlier; None: none):
+        keep the counts in ``<log>.offsets``."""
+        committed = committed or Offsets()
+        self._flush_pending()  # ci-bot's own lines before (a build's) are no output
+        self._taken = {STDOUT: committed.stdout, STDERR: committed.stderr}
+        if self._offsets is None:
+            self._offsets = OffsetsFile(self._path)
+        self._stored = (committed.stdout, committed.stderr)
+        self._offsets.store(*self._stored)
+
+    @property
+    def committed(self) -> Offsets:
+        """The bytes of each stream's output committed to the log (while counting)."""
+        return Offsets(*self._committed())
+
+    def _committed(self) -> tuple[int, int]:
+        pending, taken = self._pending, self._taken
+        return (
+            taken.get(STDOUT, 0) - (len(pending[STDOUT][0]) if STDOUT in pending else 0),
+            taken.get(STDERR, 0) - (len(pending[STDERR][0]) if STDERR in pending else 0),
+        )
 
     def write(self, chunk: bytes, stamp: str | None = None, *, stream: int = STDOUT) -> None:
         """Take the next chunk of ``stream``'s output (received at ``stamp``, default now).
@@ -80,8 +118,14 @@ class LogWriter:
         Every complete line is on disk when this returns.  Each stream's lines are
         assembled apart: a chunk of stderr does not end an unfinished stdout line.
         """
+        self._take(chunk, stamp, stream)
+        self._store_counts()
+
+    def _take(self, chunk: bytes, stamp: str | None, stream: int) -> None:
         if not chunk:
             return
+        if self._offsets is not None:
+            self._taken[stream] = self._taken.get(stream, 0) + len(chunk)
         pending = self._pending.pop(stream, None)
         data = pending[0] + chunk if pending else chunk
         stamp = stamp or self._clock()
@@ -102,22 +146,32 @@ class LogWriter:
             self._pending[stream] = (data[start:], stamp)
         self._emit(out)
 
-    def write_lines(self, stamps: Sequence[bytes], lines: Sequence[bytes]) -> None:
-        """Take whole lines (each ending with a newline), ``lines[i]`` received at
-        ``stamps[i]`` (the log's format, as bytes): what a followed container's output
-        mostly is.  The lines are on disk when this returns."""
+    def write_lines(
+        self, stamps: Sequence[bytes], lines: Sequence[bytes], *, stream: int = STDOUT
+    ) -> None:
+        """Take whole lines of ``stream`` (each ending with a newline), ``lines[i]``
+        received at ``stamps[i]`` (the log's format, as bytes): what a followed
+        container's output mostly is.  The lines are on disk when this returns."""
         if not lines:
             return
-        if STDOUT in self._pending:  # the first line ends an unfinished one
-            self.write(lines[0], stamps[0].decode())
+        if stream in self._pending:  # the first line ends an unfinished one
+            self._take(lines[0], stamps[0].decode(), stream)
             stamps, lines = stamps[1:], lines[1:]
-        if self._masker.occurs_in(b"".join(lines)):  # rarely: mask line by line
-            lines = [self._mask(line) for line in lines]
-        self._emit([b"".join(chain.from_iterable(zip(stamps, repeat(b" "), lines, strict=False)))])
+        if lines:
+            joined = b"".join(lines)
+            if self._offsets is not None:
+                self._taken[stream] = self._taken.get(stream, 0) + len(joined)
+            if self._masker.occurs_in(joined):  # rarely: mask line by line
+                lines = [self._mask(line) for line in lines]
+            self._emit(
+                [b"".join(chain.from_iterable(zip(stamps, repeat(b" "), lines, strict=False)))]
+            )
+        self._store_counts()
 
     def note(self, message: str) -> None:
         """A line from ci-bot itself (why a node ended), after any unfinished output line."""
         self._flush_pending()
+        self._store_counts()
         self._emit(
             [f"{self._clock()} {NOTE_PREFIX}".encode() + self._mask(message.encode()) + b"\n"],
             output=False,
@@ -128,7 +182,10 @@ class LogWriter:
         if self._file.closed:
             return
         self._flush_pending()
+        self._store_counts()
         self._file.close()
+        if self._offsets is not None:
+            self._offsets.close()
 
     def __enter__(self) -> LogWriter:
         return self
@@ -145,6 +202,14 @@ class LogWriter:
         for stream in sorted(self._pending):
             text, stamp = self._pending.pop(stream)
             self._emit([f"{stamp} ".encode() + self._mask(text) + b"\n"])
+
+    def _store_counts(self) -> None:
+        """The counts into ``<log>.offsets``, after the lines they count were flushed."""
+        if self._offsets is not None:
+            committed = self._committed()
+            if committed != self._stored:
+                self._offsets.store(*committed)
+                self._stored = committed
 
     def _cut(self, data: bytes, start: int) -> int:
         """Where the piece starting at ``start`` ends: never inside a secret."""

@@ -34,10 +34,39 @@ _Z, _SPACE = ord("Z"), ord(" ")
 @dataclass
 class Frames:
     """The messages of one block: ``stamps[i]`` is message i's Docker stamp (``b""``
-    when it has none: then ``texts[i]`` is its whole payload)."""
+    when it has none: then ``texts[i]`` is its whole payload), ``streams[i]`` its
+    stream (1: stdout, 2: stderr)."""
 
     stamps: list[bytes] = field(default_factory=list)
     texts: list[bytes] = field(default_factory=list)
+    streams: list[int] = field(default_factory=list)
+
+    def add(self, stamp: bytes, text: bytes, stream: int) -> None:
+        self.stamps.append(stamp)
+        self.texts.append(text)
+        self.streams.append(stream)
+
+    def where(self, keep: list[bool]) -> Frames:
+        """The messages whose ``keep`` is true."""
+        kept = Frames()
+        for i in (i for i, wanted in enumerate(keep) if wanted):
+            kept.add(self.stamps[i], self.texts[i], self.streams[i])
+        return kept
+
+    def runs(self) -> Iterator[tuple[int, list[bytes], list[bytes]]]:
+        """Runs of consecutive messages of one stream: ``(stream, stamps, texts)``."""
+        streams = self.streams
+        if streams and streams.count(streams[0]) == len(streams):  # the usual case
+            yield streams[0], self.stamps, self.texts
+            return
+        start = 0
+        while start < len(streams):
+            stream = streams[start]
+            end = start + 1
+            while end < len(streams) and streams[end] == stream:
+                end += 1
+            yield stream, self.stamps[start:end], self.texts[start:end]
+            start = end
 
 
 def open_logs(container: Container, *, follow: bool, since: float | None) -> Response:
@@ -166,12 +195,13 @@ def split_frames(body: bytes) -> tuple[Frames, bytes]:
     """The whole multiplexed frames at the start of ``body``, and the rest (the start of
     a frame still arriving)."""
     frames = Frames()
-    stamps, texts = frames.stamps, frames.texts
+    stamps, texts, streams = frames.stamps, frames.texts, frames.streams
     position, size = 0, len(body)
     while position + _HEADER_BYTES <= size:
         end = position + _HEADER_BYTES + int.from_bytes(body[position + 4 : position + 8])
         if end > size:
             break
+        streams.append(body[position])
         if (
             end >= position + _TEXT_AT
             and body[position + _TEXT_AT - 2] == _Z

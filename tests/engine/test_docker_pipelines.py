@@ -594,8 +594,9 @@ def test_a_killed_engine_is_taken_over_without_running_done_nodes_twice(
         assert [e.id for e in slows] == [slow.id]  # followed to its end, not run again
         assert starts == ["/after/one", "/after/two", "/quick", "/slow"]
         lines = log(slows[0])
-        # Re-attached: the output resumes where the log ended (its last line may repeat).
+        # Re-attached: the output resumes exactly where the log ended.
         assert lines.index("slow started") < lines.index("slow finished")
+        assert lines.count("slow started") == 1
         assert lines.count("slow finished") == 1
         assert any("again after an engine restart" in line for line in lines)
     else:

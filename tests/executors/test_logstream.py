@@ -61,6 +61,7 @@ def test_frames_with_stamps_and_without() -> None:
 
     assert frames.stamps == [STAMP, b"", STAMP]
     assert frames.texts == [b"one\n", b"no stamp here", b""]
+    assert frames.streams == [1, 2, 1]
     assert rest == frame(STAMP + b" two\n")[:-3]  # waits for the rest of its frame
 
 
@@ -86,3 +87,17 @@ def test_runs_keep_each_streams_bytes_in_order(
 def test_consecutive_frames_of_one_stream_make_one_run() -> None:
     body = frame(b"a") + frame(b"b") + frame(b"E", 2) + frame(b"c")
     assert split_runs(body) == ([(1, b"ab"), (2, b"E"), (1, b"c")], b"")
+
+
+def test_frames_in_runs_of_one_stream_and_filtered() -> None:
+    body = b"".join(frame(STAMP + b" %d\n" % n, stream) for n, stream in enumerate([1, 1, 2, 1]))
+    frames, _ = split_frames(body)
+
+    assert [(s, texts) for s, _, texts in frames.runs()] == [
+        (1, [b"0\n", b"1\n"]),
+        (2, [b"2\n"]),
+        (1, [b"3\n"]),
+    ]
+    kept = frames.where([False, True, True, False])
+    assert (kept.texts, kept.streams) == ([b"1\n", b"2\n"], [1, 2])
+    assert list(kept.where([True, False]).runs()) == [(1, [STAMP], [b"1\n"])]
