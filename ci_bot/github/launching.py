@@ -100,7 +100,7 @@ def request_for_pr(pr: PullRequest, delivery: str) -> LaunchRequest:
 def launch_request(bot: GitHubBot, request: LaunchRequest) -> str | Deferred:
     """Launch what ``request`` selects; the outcome in words (or Deferred)."""
     name = request.repo.full_name
-    bot.mirrors.fetch(name, bot.clone_url(request.repo), request.refs)
+    bot.fetch(request.repo, request.refs)
     sha = bot.mirrors.resolve(name, request.event.sha or request.ref)
     history = bot.mirrors.history(name)
     event = dataclasses.replace(request.event, sha=sha)
@@ -145,7 +145,9 @@ def _launch_once(
             shutil.rmtree(source, ignore_errors=True)
             where = f"{event.branch or event.tag} at {event.sha[:12]}"
             return f"{event.name} of {where}: already launched by another delivery"
-        decision = decide(policy, active_pipelines(bot.store, key))
+        # `allow` launches whatever runs: no need to ask the store what does
+        active = [] if policy is Duplicate.ALLOW else active_pipelines(bot.store, key)
+        decision = decide(policy, active)
         if not decision.launch:
             shutil.rmtree(source, ignore_errors=True)
             return Deferred(decision.reason) if decision.defer else decision.reason
@@ -186,8 +188,7 @@ def _remember(
         meta |= {"github_pr": request.pr, "github_head_repo": request.head_repo}
     if request.once_per_commit:
         meta["github_once"] = once
-    for name, value in meta.items():
-        bot.store.set_meta(pipeline_id, name, value)
+    bot.store.set_metas(pipeline_id, meta)
 
 
 def _config_error(

@@ -6,33 +6,46 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from ci_bot.store.database import WRITE
 from ci_bot.store.records import Delivery
-from ci_bot.store.tables import BotIdentityRow, CursorRow, DeliveryRow, PipelineMetaRow
+from ci_bot.store.tables import (
+    BotIdentityRow,
+    CursorRow,
+    DeliveryRow,
+    PipelineMetaRow,
+    PipelineRow,
+)
 from ci_bot.store.transactions import NotFound, Transactions, record, utcnow
+
+_INSERT_DELIVERY = insert(DeliveryRow)
 
 
 class IntegrationRecords(Transactions):
     # --- deliveries ---------------------------------------------------------------------
 
     def record_delivery(self, delivery_id: str, source: str, event: str, payload: str) -> bool:
-        """Store a delivery before it is answered; False when that id was seen already."""
+        """Store a delivery before it is answered; False when that id was seen already.
+
+        Every webhook request makes this one insert, so it is a Core statement on a
+        pooled connection (a third of an ORM session's time), committed at once."""
+        row = {
+            "id": delivery_id,
+            "source": source,
+            "event": event,
+            "payload": payload,
+            "status": "received",
+            "received_at": utcnow(),
+        }
         try:
-            with self._write() as session:
-                session.add(
-                    DeliveryRow(
-                        id=delivery_id,
-                        source=source,
-                        event=event,
-                        payload=payload,
-                        status="received",
-                        received_at=utcnow(),
-                    )
-                )
+            with self._write_lock, self.engine.connect() as connection:
+                connection.execution_options(**{WRITE: True}).execute(_INSERT_DELIVERY, row)
+                connection.commit()
         except IntegrityError:
             return False
         return True
@@ -84,6 +97,23 @@ class IntegrationRecords(Transactions):
             else:
                 row.value = text
 
+    def set_metas(self, pipeline_id: int, values: Mapping[str, Any]) -> None:
+        """``set_meta`` for each of ``values``, in one transaction (a launch notes nine)."""
+        with self._write() as session:
+            rows = session.scalars(
+                select(PipelineMetaRow).where(
+                    PipelineMetaRow.pipeline_id == pipeline_id,
+                    PipelineMetaRow.key.in_(list(values)),
+                )
+            )
+            existing = {row.key: row for row in rows}
+            for key, value in values.items():
+                text = json.dumps(value)
+                if key in existing:
+                    existing[key].value = text
+                else:
+                    session.add(PipelineMetaRow(pipeline_id=pipeline_id, key=key, value=text))
+
     def meta(self, pipeline_id: int) -> dict[str, Any]:
         with self._read() as session:
             rows = session.scalars(select(PipelineMetaRow).filter_by(pipeline_id=pipeline_id))
@@ -94,6 +124,20 @@ class IntegrationRecords(Transactions):
         with self._read() as session:
             rows = session.scalars(
                 select(PipelineMetaRow.pipeline_id).filter_by(key=key, value=json.dumps(value))
+            )
+            return sorted(rows)
+
+    def unfinished_with_meta(self, key: str, value: Any) -> list[int]:
+        """``pipelines_with_meta`` cut to the pipelines not finished yet, in one query."""
+        with self._read() as session:
+            rows = session.scalars(
+                select(PipelineMetaRow.pipeline_id)
+                .join(PipelineRow, PipelineRow.id == PipelineMetaRow.pipeline_id)
+                .where(
+                    PipelineMetaRow.key == key,
+                    PipelineMetaRow.value == json.dumps(value),
+                    PipelineRow.finished_at.is_(None),
+                )
             )
             return sorted(rows)
 

@@ -1,5 +1,8 @@
 """``POST /webhooks/github``: verify, parse, store, enqueue, answer — nothing slower.
 
+The request does the HMAC, one parse, one insert (the JSON text as received, not
+serialised again) and an enqueue in the repository's lane; no git, no network.
+
 The HMAC is checked over the raw body before anything parses it (and before
 Flask may touch ``request.form``, which would consume the body).  The body is
 limited to GitHub's own 25 MB cap: a longer ``Content-Length`` is refused before
@@ -42,7 +45,7 @@ def receive() -> tuple[Response, int]:
     event = request.headers.get("X-GitHub-Event", "").strip()
     try:
         raw = _signed_body(services, request.headers.get("X-Hub-Signature-256", ""))
-        payload = _parse(raw, request.mimetype)
+        payload, text = _parse(raw, request.mimetype)
         if not event or not delivery or len(delivery) > 100 or not delivery.isprintable():
             raise WebhookError("X-GitHub-Event and X-GitHub-Delivery headers are required")
         work = route(event, payload, local_clones=services.settings.allow_local_clones)
@@ -54,7 +57,6 @@ def receive() -> tuple[Response, int]:
     if isinstance(work, Ignored):
         logger.info("GitHub delivery %s (%s): ignored, %s", delivery, event, work.reason)
         return jsonify(delivery=delivery, ignored=work.reason), 200
-    text = json.dumps(payload, separators=(",", ":"))
     if not services.store.record_delivery(delivery, "github", event, text):
         if services.store.delivery(delivery).status != "failed":
             logger.info("GitHub delivery %s (%s): a redelivery, ignored", delivery, event)
@@ -62,7 +64,7 @@ def receive() -> tuple[Response, int]:
         # GitHub's "Redeliver" reuses the id: a delivery that failed (git unreachable,
         # GitHub down) is worth another try; one that was handled is not.
         services.store.finish_delivery(delivery, "received", "redelivered after a failure")
-    services.queue.submit(JOB, delivery=delivery)
+    services.queue.submit(JOB, lane=work.repo.full_name, delivery=delivery)
     logger.info("GitHub delivery %s (%s): queued", delivery, event)
     return jsonify(delivery=delivery, queued=type(work).__name__), 202
 
@@ -83,7 +85,8 @@ def _signed_body(services: Services, header: str) -> bytes:
     return body.read()
 
 
-def _parse(raw: bytes, mimetype: str) -> dict[str, Any]:
+def _parse(raw: bytes, mimetype: str) -> tuple[dict[str, Any], str]:
+    """The payload, and its JSON text as sent: what is stored (no second serialisation)."""
     if mimetype == "application/x-www-form-urlencoded":
         fields = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
         if "payload" not in fields:
@@ -102,4 +105,4 @@ def _parse(raw: bytes, mimetype: str) -> dict[str, Any]:
         raise WebhookError(f"the body is not valid JSON: {error}") from None
     if not isinstance(payload, dict):
         raise WebhookError("the payload must be a JSON object")
-    return payload
+    return payload, text
