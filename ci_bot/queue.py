@@ -23,6 +23,8 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ci_bot.sizing import queue_workers
+
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any]], None]
@@ -38,10 +40,10 @@ class Job:
 class InProcessQueue:
     """Worker threads running registered handlers; a failing job is logged, never fatal."""
 
-    def __init__(self, workers: int = 2) -> None:
+    def __init__(self, workers: int | None = None) -> None:
         self._handlers: dict[str, Handler] = {}
         self._batch_handlers: dict[str, BatchHandler] = {}
-        self._workers = workers
+        self._workers = workers or queue_workers()
         self._threads: list[threading.Thread] = []
         self._changed = threading.Condition()
         self._lanes: dict[Hashable, deque[Job]] = {}  # waiting jobs, per lane

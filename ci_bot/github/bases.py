@@ -33,8 +33,8 @@ def _base(
     if event.name == "pr":
         found = history.merge_base(sha, f"refs/heads/{event.base_branch}")
         return found, f"{sha[:12]} shares no history with {event.base_branch}"
-    if event.name == "push" and history.resolve(before):
-        return history.resolve(before), ""
+    if event.name == "push" and (found := history.resolve(before)):
+        return found, ""
     if event.name in ("push", "create-branch"):
         if event.branch == default_branch:
             return None, f"{event.branch} is new and is the default branch"

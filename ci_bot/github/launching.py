@@ -18,6 +18,7 @@ from typing import Any
 
 from ci_bot.engine.launch import NoPipeline, launch
 from ci_bot.errors import ConfigError, IntegrationError
+from ci_bot.git import Commit
 from ci_bot.github.bases import changes_since_base
 from ci_bot.github.bot import GitHubBot
 from ci_bot.github.duplicates import KEY_META, active_pipelines, decide, pipeline_key
@@ -101,12 +102,13 @@ def launch_request(bot: GitHubBot, request: LaunchRequest) -> str | Deferred:
     """Launch what ``request`` selects; the outcome in words (or Deferred)."""
     name = request.repo.full_name
     bot.fetch(request.repo, request.refs)
-    sha = bot.mirrors.resolve(name, request.event.sha or request.ref)
+    snapshot = bot.mirrors.snapshot(name, request.event.sha or request.ref)
+    sha = snapshot.commit.sha
     history = bot.mirrors.history(name)
     event = dataclasses.replace(request.event, sha=sha)
     changes = changes_since_base(history, event, request.before, request.repo.default_branch)
     event = dataclasses.replace(event, changes=changes)
-    found = bot.mirrors.read_config(name, sha)
+    found = snapshot.config
     if found is None:
         return _no_pipeline(bot, request, sha, "no conducto.cfg at the root of the repository")
     config_file, text = found
@@ -119,7 +121,9 @@ def launch_request(bot: GitHubBot, request: LaunchRequest) -> str | Deferred:
     source = bot.settings.data_dir / "sources" / uuid.uuid4().hex
     bot.mirrors.materialize(name, sha, source)
     try:
-        return _launch_once(bot, request, event, source, plan.entry.duplicate, history)
+        return _launch_once(
+            bot, request, event, source, plan.entry.duplicate, history, snapshot.commit
+        )
     except ConfigError as error:  # a generated tree that failed
         shutil.rmtree(source, ignore_errors=True)
         return _config_error(bot, request, sha, config_file, error)
@@ -135,6 +139,7 @@ def _launch_once(
     source: Path,
     policy: Duplicate,
     history: History,
+    commit: Commit,
 ) -> str | Deferred:
     key = pipeline_key(event.repo, event.name, event.branch or event.tag, request.pr)
     once = f"{event.repo}|{event.name}|{event.branch or event.tag}|{event.sha}"
@@ -153,7 +158,6 @@ def _launch_once(
             return Deferred(decision.reason) if decision.defer else decision.reason
         for old in decision.cancel:
             bot.store.cancel(old, actor="ci-bot: a newer commit superseded it")
-        commit = bot.mirrors.commit(event.repo, event.sha)
         store, settings, executor = bot.store, bot.settings, bot.services.executor
         pipeline_id = launch(
             store,
