@@ -5,6 +5,11 @@ thread does the slow part (git, config, launching) outside the request.  Jobs
 are durable through the store: a delivery stays ``received`` until its job
 finished, and a restarted bot submits those again.
 
+Answering comes first: while the HTTP threads are busy (a burst of deliveries),
+the workers wait for slack before each job, at most ``Foreground.LONGEST`` at a
+time, so under a burst GitHub gets its answers at once and the jobs, durable in the
+store, run as the burst ebbs (and coalesce the better for waiting).
+
 Jobs may name a *lane* (a repository): the jobs of one lane run one at a time, in
 the order they were submitted, while different lanes run in parallel up to the
 worker count.  A worker takes every job waiting in a lane at once, so a kind
@@ -18,8 +23,10 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+import time
 from collections import deque
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +36,37 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any]], None]
 BatchHandler = Callable[[list[dict[str, Any]]], None]
+
+
+class Foreground:
+    """Requests being answered now; background jobs give way while there are many."""
+
+    LONGEST = 1.0  # seconds a job waits at most, so a steady stream cannot starve them
+    POLL = 0.005
+
+    def __init__(self, saturated_at: int = 2) -> None:
+        self._saturated_at = saturated_at
+        self._in_flight = 0
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def request(self) -> Iterator[None]:
+        with self._lock:
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def busy(self) -> bool:
+        return self._in_flight >= self._saturated_at
+
+    def wait_for_slack(self) -> None:
+        """Return once fewer than ``saturated_at`` requests are in flight, or after LONGEST."""
+        deadline = time.monotonic() + self.LONGEST
+        while self.busy() and time.monotonic() < deadline:
+            time.sleep(self.POLL)
 
 
 @dataclass(frozen=True)
@@ -52,6 +90,7 @@ class InProcessQueue:
         self._unfinished = 0  # submitted and not yet run to the end
         self._stopping = False
         self._solo = itertools.count()  # lane keys for jobs without a lane
+        self.foreground = Foreground()
 
     def register(self, kind: str, handler: Handler) -> None:
         self._handlers[kind] = handler
@@ -117,6 +156,10 @@ class InProcessQueue:
                 self._changed.wait_for(lambda: self._stopping or bool(self._ready))
                 if not self._ready:  # stopping, and nothing left to take
                     return
+            self.foreground.wait_for_slack()  # what arrives meanwhile joins the batch
+            with self._changed:
+                if not self._ready:  # another worker took it
+                    continue
                 key, jobs = self._take()
             self._run(key, jobs)
 

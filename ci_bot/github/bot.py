@@ -1,8 +1,9 @@
-"""What the GitHub handlers share: the services, the mirrors, the API and a lock.
+"""What the GitHub handlers share: the services, the mirrors and the API.
 
-The lock makes "is a pipeline with this key active? then launch" one step in
-this process, so two deliveries for one pull request cannot both win.  ``fetch``
-goes through the worker thread's ``FetchBatch`` when one is open (``fetches``).
+"Is a pipeline with this key active? then launch" is one step under the store's
+lock for that key (``launching``), so two deliveries for one pull request cannot
+both win, while other keys launch in parallel.  ``fetch`` goes through the worker
+thread's ``FetchBatch`` when one is open (``fetches``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ class GitHubBot:
     api: GitHubApi | None
     mirrors: Mirrors
     mask: Callable[[str], str]
-    lock: threading.Lock = field(default_factory=threading.Lock)
     _thread: threading.local = field(default_factory=threading.local)
 
     @property

@@ -56,6 +56,7 @@ def handle_deliveries(bot: GitHubBot, delivery_ids: Sequence[str]) -> None:
     needs = union_of_needs(need for need in map(partial(_fetch_need, bot), deliveries) if need)
     with bot.fetching(FetchBatch(needs)):
         for delivery in deliveries:
+            bot.services.queue.foreground.wait_for_slack()  # a burst's answers first
             _handle(bot, delivery)
 
 

@@ -144,8 +144,9 @@ def _launch_once(
     key = pipeline_key(event.repo, event.name, event.branch or event.tag, request.pr)
     once = f"{event.repo}|{event.name}|{event.branch or event.tag}|{event.sha}"
     # One launch decision at a time for this key, in this process and in every other
-    # server on the same store (two servers may receive two pushes at once).
-    with bot.lock, bot.store.exclusive(f"launch:{key}"):
+    # server on the same store (two servers may receive two pushes at once); other
+    # keys (other repositories, branches, pull requests) launch meanwhile.
+    with bot.store.exclusive(f"launch:{key}"):
         if request.once_per_commit and bot.store.pipelines_with_meta("github_once", once):
             shutil.rmtree(source, ignore_errors=True)
             where = f"{event.branch or event.tag} at {event.sha[:12]}"

@@ -41,6 +41,11 @@ MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub caps webhook payloads at 25 MB
 @blueprint.post("/webhooks/github")
 def receive() -> tuple[Response, int]:
     services: Services = current_app.extensions["ci_bot"]
+    with services.queue.foreground.request():  # the queue's workers give way meanwhile
+        return _receive(services)
+
+
+def _receive(services: Services) -> tuple[Response, int]:
     delivery = request.headers.get("X-GitHub-Delivery", "").strip()
     event = request.headers.get("X-GitHub-Event", "").strip()
     try:
@@ -56,17 +61,23 @@ def receive() -> tuple[Response, int]:
         return jsonify(error=str(error)), error.status
     if isinstance(work, Ignored):
         logger.info("GitHub delivery %s (%s): ignored, %s", delivery, event, work.reason)
-        return jsonify(delivery=delivery, ignored=work.reason), 200
+        return _answer({"delivery": delivery, "ignored": work.reason}, 200)
     if not services.store.record_delivery(delivery, "github", event, text):
         if services.store.delivery(delivery).status != "failed":
             logger.info("GitHub delivery %s (%s): a redelivery, ignored", delivery, event)
-            return jsonify(delivery=delivery, duplicate=True), 200
+            return _answer({"delivery": delivery, "duplicate": True}, 200)
         # GitHub's "Redeliver" reuses the id: a delivery that failed (git unreachable,
         # GitHub down) is worth another try; one that was handled is not.
         services.store.finish_delivery(delivery, "received", "redelivered after a failure")
     services.queue.submit(JOB, lane=work.repo.full_name, delivery=delivery)
     logger.info("GitHub delivery %s (%s): queued", delivery, event)
-    return jsonify(delivery=delivery, queued=type(work).__name__), 202
+    return _answer({"delivery": delivery, "queued": type(work).__name__}, 202)
+
+
+def _answer(body: dict[str, Any], status: int) -> tuple[Response, int]:
+    """A short JSON answer: ``json.dumps`` straight into the response, which is what
+    ``jsonify`` does after consulting the app's JSON provider and debug settings."""
+    return Response(json.dumps(body), mimetype="application/json"), status
 
 
 def _signed_body(services: Services, header: str) -> bytes:
