@@ -42,7 +42,7 @@ class Foreground:
     """Requests being answered now; background jobs give way while there are many."""
 
     LONGEST = 1.0  # seconds a job waits at most, so a steady stream cannot starve them
-    POLL = 0.005
+    POLL = 0.05
 
     def __init__(self, saturated_at: int = 2) -> None:
         self._saturated_at = saturated_at

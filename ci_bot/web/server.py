@@ -8,6 +8,7 @@ It writes no access log: each webhook logs one line of its own.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from ci_bot.sizing import http_threads
@@ -31,5 +32,10 @@ def create_server(app: Any, host: str, port: int, threads: int | None = None) ->
     """A waitress server for ``app`` bound to ``host:port`` (``run()`` serves; port 0
     picks a free one, ``effective_port`` says which)."""
     import waitress.server
+
+    # waitress warns "Task queue depth is N" for every request that finds its threads
+    # busy: during a burst of deliveries that is a line per request, written while the
+    # burst is being answered.  A burst is normal for a webhook receiver; errors still show.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
     return waitress.server.create_server(app, host=host, port=port, **server_options(threads))
