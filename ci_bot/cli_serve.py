@@ -21,12 +21,16 @@ logger = logging.getLogger(__name__)
     help="The address to listen on (0.0.0.0: every interface, for GitHub's webhooks).",
 )
 @click.option("--port", default=8080, show_default=True, type=int, help="The port to listen on.")
-@click.option("--threads", default=8, show_default=True, type=int, help="HTTP worker threads.")
+@click.option(
+    "--threads",
+    default=0,
+    type=int,
+    help="HTTP worker threads [default: 4 per core, 8 to 32].",
+)
 def serve(host: str, port: int, threads: int) -> None:
     """Receive webhooks, run pipelines, serve the UI."""
-    import waitress
-
     from ci_bot.web.app import create_app
+    from ci_bot.web.server import create_server
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -43,8 +47,9 @@ def serve(host: str, port: int, threads: int) -> None:
     services = open_services(settings)
     app = create_app(services)
     services.start()
+    server = create_server(app, host, port, threads or None)
     logger.info("ci-bot serving on http://%s:%d (data in %s)", host, port, settings.data_dir)
     try:
-        waitress.serve(app, host=host, port=port, threads=threads, ident="ci-bot")
+        server.run()
     finally:
         services.stop()

@@ -15,9 +15,11 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import logging
+import os
 import re
 import shutil
 import stat
+import subprocess
 import tarfile
 import threading
 from collections.abc import Iterator, Sequence
@@ -50,6 +52,14 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 class GitError(CiBotError):
     """A git operation failed; the message says what failed and what to do."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A commit of a mirror and its config file (name, text), or None without one."""
+
+    commit: Commit
+    config: tuple[str, str] | None
 
 
 @dataclass(frozen=True)
@@ -107,10 +117,14 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 class Mirrors:
-    """One bare mirror per repository under ``root``."""
+    """One bare mirror per repository under ``root``.
+
+    A full sha once found to be a commit of a mirror stays one (fetching only adds
+    objects), so it is remembered and not asked of git again."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root).absolute()
+        self._commits: set[tuple[str, str]] = set()  # (repository, sha) known commits
 
     def mirror_path(self, repo: str) -> Path:
         """A single, safe directory name inside root: readable slug + hash of the name."""
@@ -163,14 +177,47 @@ class Mirrors:
     def resolve(self, repo: str, ref: str) -> str:
         """The commit sha that ``ref`` (a branch, tag, ref or sha) names in the mirror."""
         path = self._existing(repo)
+        if (repo, ref) in self._commits:
+            return ref
         if not ref or ref.startswith("-"):
             raise GitError(f"{ref!r} is not a git ref or commit sha")
-        return run_git(
+        sha = run_git(
             path,
             *("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"),
             failed=f"{ref} is not a commit in the mirror of {repo}",
-            hint="Fetch it first (refs/pull/N/head needs an extra refspec) or check the name",
+            hint=_RESOLVE_HINT,
         )
+        self._remember(repo, sha)
+        return sha
+
+    def snapshot(self, repo: str, ref: str) -> Snapshot:
+        """The commit ``ref`` names and its config (the first of CONFIG_FILES present),
+        read by one ``git cat-file --batch``: what launching needs, in one process."""
+        path = self._existing(repo)
+        if not ref or ref.startswith("-") or not ref.isprintable() or " " in ref:
+            raise GitError(f"{ref!r} is not a git ref or commit sha")
+        commit_name = f"{ref}^{{commit}}"
+        names = [commit_name, *(f"{commit_name}:{name}" for name in CONFIG_FILES)]
+        objects = _cat_file(path, names)
+        found = objects[0]
+        if found is None or found[0] != "commit":
+            raise GitError(f"{ref} is not a commit in the mirror of {repo}. {_RESOLVE_HINT}")
+        commit = _parse_commit(found[1], found[2])
+        self._remember(repo, commit.sha)
+        for name, blob in zip(CONFIG_FILES, objects[1:], strict=True):
+            if blob is not None and blob[0] == "blob":
+                try:
+                    return Snapshot(commit, (name, blob[2].decode("utf-8")))
+                except UnicodeDecodeError:
+                    raise GitError(
+                        f"{name} at {commit.sha[:12]} in {repo} is not UTF-8; save it as UTF-8"
+                    ) from None
+        return Snapshot(commit, None)
+
+    def _remember(self, repo: str, sha: str) -> None:
+        if len(self._commits) > 100_000:  # a long-lived bot: forget, and ask git again
+            self._commits.clear()
+        self._commits.add((repo, sha))
 
     def commit(self, repo: str, sha: str) -> Commit:
         full = self.resolve(repo, sha)
@@ -253,6 +300,52 @@ class Mirrors:
 
 
 _FETCH_HINT = "Check the URL and that its credentials may read the repository"
+_RESOLVE_HINT = "Fetch it first (refs/pull/N/head needs an extra refspec) or check the name"
+_COMMIT_AUTHOR = re.compile(rb"^author (.*?) <", re.MULTILINE)
+
+
+def _cat_file(path: Path, names: Sequence[str]) -> list[tuple[str, str, bytes] | None]:
+    """(type, sha, content) of each object ``names`` name in the repository at ``path``
+    (None for a missing one), from one ``git cat-file --batch``."""
+    logger.debug("git cat-file --batch %s (in %s)", " ".join(names), path)
+    try:
+        done = subprocess.run(
+            ["git", "cat-file", "--batch"],
+            cwd=path,
+            input="".join(f"{name}\n" for name in names).encode("utf-8", "surrogateescape"),
+            capture_output=True,
+            env={**os.environ, **_ENV},
+            check=False,
+        )
+    except FileNotFoundError:
+        raise GitError("git is not installed or not on PATH; install git") from None
+    if done.returncode != 0:
+        words = done.stderr.decode("utf-8", "replace").strip()
+        raise GitError(f"git cat-file failed in {path}: {words or done.returncode}")
+    out, position = done.stdout, 0
+    found: list[tuple[str, str, bytes] | None] = []
+    for _ in names:
+        end = out.index(b"\n", position)
+        header = out[position:end].decode("utf-8", "replace").split(" ")
+        position = end + 1
+        if len(header) != 3 or not header[2].isdigit():  # "<name> missing" / "ambiguous"
+            found.append(None)
+            continue
+        size = int(header[2])
+        found.append((header[1], header[0], out[position : position + size]))
+        position += size + 1  # the content, then a newline
+    return found
+
+
+def _parse_commit(sha: str, raw: bytes) -> Commit:
+    """A raw commit object: its headers, a blank line, the message."""
+    headers, _, message = raw.partition(b"\n\n")
+    author = _COMMIT_AUTHOR.search(headers)
+    return Commit(
+        sha=sha,
+        message=message.decode("utf-8", "replace"),
+        author=author.group(1).decode("utf-8", "replace") if author else "",
+    )
 
 
 def _forced(refspec: str) -> str:

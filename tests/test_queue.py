@@ -47,3 +47,65 @@ def test_a_failing_job_is_logged_and_the_next_still_runs(caplog: pytest.LogCaptu
 def test_an_unknown_job_kind_is_refused_at_submit() -> None:
     with pytest.raises(KeyError, match="no handler"):
         InProcessQueue().submit("nothing")
+
+
+def test_a_batch_handler_gets_every_job_waiting_in_a_lane_in_order() -> None:
+    batches: list[list[int]] = []
+    jobs = InProcessQueue(workers=1)
+    jobs.register_batch("delivery", lambda payloads: batches.append([p["n"] for p in payloads]))
+    for n in range(5):
+        jobs.submit("delivery", lane="acme/app", n=n)
+    jobs.submit("delivery", lane="acme/other", n=99)
+    jobs.run_pending()
+    assert batches == [[0, 1, 2, 3, 4], [99]]
+    assert jobs.depth() == 0
+
+
+def test_jobs_without_a_lane_run_one_by_one_in_order() -> None:
+    batches: list[list[int]] = []
+    jobs = InProcessQueue(workers=1)
+    jobs.register_batch("delivery", lambda payloads: batches.append([p["n"] for p in payloads]))
+    for n in range(3):
+        jobs.submit("delivery", n=n)
+    jobs.run_pending()
+    assert batches == [[0], [1], [2]]
+
+
+def test_two_lanes_run_at_once_and_one_lane_never_does() -> None:
+    """Lane A's first job waits until lane B's runs, which it can only see if lanes
+    overlap; A's later jobs, queued meanwhile, wait for A's first batch to end."""
+    b_started = threading.Event()
+    a_holds = threading.Event()
+    running = {"A": 0, "B": 0}
+    overlaps: list[str] = []
+    seen: list[tuple[str, int]] = []
+    lock = threading.Lock()
+    jobs = InProcessQueue(workers=3)
+
+    def handle(payloads: list[dict[str, Any]]) -> None:
+        name = payloads[0]["name"]
+        with lock:
+            running[name] += 1
+            if running[name] > 1:
+                overlaps.append(name)
+        if name == "B":
+            b_started.set()
+        elif payloads[0]["n"] == 0:
+            a_holds.set()
+            assert b_started.wait(60), "lane B did not run while lane A's batch ran"
+        with lock:
+            seen.extend((name, p["n"]) for p in payloads)
+            running[name] -= 1
+
+    jobs.register_batch("work", handle)
+    jobs.start()
+    jobs.submit("work", lane="repo-a", name="A", n=0)
+    assert a_holds.wait(60)
+    for n in range(1, 4):
+        jobs.submit("work", lane="repo-a", name="A", n=n)  # queued behind A's first
+    jobs.submit("work", lane="repo-b", name="B", n=0)
+    jobs.join()
+    jobs.stop()
+    assert overlaps == []
+    assert [n for name, n in seen if name == "A"] == [0, 1, 2, 3]
+    assert ("B", 0) in seen

@@ -13,7 +13,8 @@ Anything else (cron, deletions) has no base: every file counts as changed.
 
 from __future__ import annotations
 
-from ci_bot.history import History
+from ci_bot.git import GitError
+from ci_bot.history import ZERO_SHA, History
 from ci_bot.tree.changes import ChangeSet
 from ci_bot.tree.select import Event
 
@@ -22,6 +23,11 @@ def changes_since_base(
     history: History, event: Event, before: str, default_branch: str
 ) -> ChangeSet:
     """What changed in ``event.sha`` (resolved) since its base, or why nothing can say."""
+    if event.name == "push" and before and before != ZERO_SHA and not before.startswith("-"):
+        try:  # the usual push: one git process, not a lookup and then a diff
+            return history.changes(before, event.sha)
+        except GitError:
+            pass  # `before` is not in the mirror (force-pushed away): as for a new branch
     base, why = _base(history, event, before, default_branch)
     return history.changes(base, event.sha) if base else ChangeSet.unknown(why)
 
@@ -33,8 +39,6 @@ def _base(
     if event.name == "pr":
         found = history.merge_base(sha, f"refs/heads/{event.base_branch}")
         return found, f"{sha[:12]} shares no history with {event.base_branch}"
-    if event.name == "push" and history.resolve(before):
-        return history.resolve(before), ""
     if event.name in ("push", "create-branch"):
         if event.branch == default_branch:
             return None, f"{event.branch} is new and is the default branch"

@@ -1,14 +1,17 @@
-"""What the GitHub handlers share: the services, the mirrors, the API and a lock.
+"""What the GitHub handlers share: the services, the mirrors and the API.
 
-The lock makes "is a pipeline with this key active? then launch" one step in
-this process, so two deliveries for one pull request cannot both win.
+"Is a pipeline with this key active? then launch" is one step under the store's
+lock for that key (``launching``), so two deliveries for one pull request cannot
+both win, while other keys launch in parallel.  ``fetch`` goes through the worker
+thread's ``FetchBatch`` when one is open (``fetches``).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -16,6 +19,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from ci_bot.errors import IntegrationError
 from ci_bot.git import Mirrors, mask
 from ci_bot.github.events import Repo
+from ci_bot.github.fetches import FetchBatch
 from ci_bot.secrets.masking import SecretValues, text_masker
 from ci_bot.settings import Settings
 from ci_bot.store.store import Store
@@ -33,7 +37,7 @@ class GitHubBot:
     api: GitHubApi | None
     mirrors: Mirrors
     mask: Callable[[str], str]
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    _thread: threading.local = field(default_factory=threading.local)
 
     @property
     def store(self) -> Store:
@@ -51,6 +55,24 @@ class GitHubBot:
         token = self.api.tokens.token(repo.installation)
         netloc = f"x-access-token:{quote(token, safe='')}@{parts.netloc}"
         return urlunsplit(parts._replace(netloc=netloc))
+
+    def fetch(self, repo: Repo, refs: Sequence[str] = ()) -> None:
+        """Bring ``repo``'s branches, tags and ``refs`` into its mirror, once per batch."""
+        url = self.clone_url(repo)
+        batch: FetchBatch | None = getattr(self._thread, "batch", None)
+        if batch is None:
+            self.mirrors.fetch(repo.full_name, url, refs)
+        else:
+            batch.fetch(self.mirrors, repo.full_name, url, refs)
+
+    @contextmanager
+    def fetching(self, batch: FetchBatch) -> Iterator[None]:
+        """``fetch`` calls in this thread share ``batch`` until the block ends."""
+        self._thread.batch = batch
+        try:
+            yield
+        finally:
+            self._thread.batch = None
 
     def comment(self, repo: Repo, number: int, text: str) -> bool:
         """Post a comment; a GitHub failure is logged (it never fails the caller's work)."""

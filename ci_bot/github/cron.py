@@ -71,7 +71,7 @@ def due_runs(bot: GitHubBot, minute: datetime) -> list[tuple[str, ScheduledRun]]
 
 
 def _default_branch_config(bot: GitHubBot, repo: Repo) -> list[Any]:
-    bot.mirrors.fetch(repo.full_name, bot.clone_url(repo))
+    bot.fetch(repo)
     sha = bot.mirrors.resolve(repo.full_name, f"refs/heads/{repo.default_branch}")
     found = bot.mirrors.read_config(repo.full_name, sha)
     if found is None:
@@ -88,7 +88,7 @@ def fire(bot: GitHubBot, minute: datetime, job: str) -> int:
             {"repo": dataclasses.asdict(run.repo), "branch": run.branch, "at": run.at.isoformat()}
         )
         if bot.store.record_delivery(delivery, SOURCE, "cron", payload):
-            bot.services.queue.submit(job, delivery=delivery)
+            bot.services.queue.submit(job, lane=run.repo.full_name, delivery=delivery)
             queued += 1
     return queued
 

@@ -1,8 +1,10 @@
 """The queue job behind ``POST /webhooks/github`` (and ``[[cron]]`` firings and runs
 started by hand, stored the same way): one stored delivery, handled once.
 
-``handle_delivery`` re-reads the delivery from the store, routes it and does the
-work; its outcome (a sentence) and status (handled, deferred, failed) go back to
+Jobs queue in a lane per repository; ``handle_deliveries`` takes every delivery
+waiting in one lane, fetches the repository once for all of them, then handles
+each in order.  ``handle_delivery`` re-reads a delivery from the store, routes it
+and does the work; its outcome (a sentence) and status (handled, deferred, failed) go back to
 the store, so a restarted bot resubmits only what was never finished.  Nothing
 here raises into the queue: a failure is logged and recorded.
 """
@@ -11,7 +13,9 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from ci_bot.errors import CiBotError
 from ci_bot.github import cron, manual
@@ -28,10 +32,11 @@ from ci_bot.github.events import (
     Work,
     route,
 )
+from ci_bot.github.fetches import FetchBatch, union_of_needs
 from ci_bot.github.launching import Deferred, launch_request, request_for_pr, request_for_ref
 from ci_bot.queue import InProcessQueue
 from ci_bot.slack_reruns import attach_slack_reruns
-from ci_bot.store.records import RunEvent
+from ci_bot.store.records import Delivery, RunEvent
 from ci_bot.store.store import NotFound, Store
 
 if TYPE_CHECKING:
@@ -43,14 +48,55 @@ JOB = "github.delivery"
 SOURCE = "github"
 
 
+def handle_deliveries(bot: GitHubBot, delivery_ids: Sequence[str]) -> None:
+    """The deliveries queued for one repository, in order: one fetch serves them all
+    (``fetches``); each is then handled and finished on its own, so a crash half-way
+    leaves the rest ``received`` for the next start."""
+    deliveries = [found for found in map(partial(_stored, bot), delivery_ids) if found]
+    needs = union_of_needs(need for need in map(partial(_fetch_need, bot), deliveries) if need)
+    with bot.fetching(FetchBatch(needs)):
+        for delivery in deliveries:
+            bot.services.queue.foreground.wait_for_slack()  # a burst's answers first
+            _handle(bot, delivery)
+
+
 def handle_delivery(bot: GitHubBot, delivery_id: str) -> None:
+    delivery = _stored(bot, delivery_id)
+    if delivery is not None:
+        _handle(bot, delivery)
+
+
+def _stored(bot: GitHubBot, delivery_id: str) -> Delivery | None:
+    """The delivery if it still waits to be handled."""
     try:
         delivery = bot.store.delivery(delivery_id)
     except NotFound:
         logger.warning("GitHub delivery %s is not stored; nothing to do", delivery_id)
-        return
+        return None
     if delivery.status != "received":
-        return  # handled already (a replay raced the first submission)
+        return None  # handled already (a replay raced the first submission)
+    return delivery
+
+
+def _fetch_need(bot: GitHubBot, delivery: Delivery) -> tuple[str, tuple[str, ...]] | None:
+    """(repository, extra refs) that handling ``delivery`` will fetch, when that is known
+    up front; a delivery that cannot say is handled all the same, fetching for itself."""
+    if delivery.source != SOURCE:
+        return None
+    try:
+        payload = json.loads(delivery.payload)
+        work = route(delivery.event, payload, local_clones=bot.settings.allow_local_clones)
+    except (CiBotError, ValueError, RecursionError):
+        return None  # its own handling records why
+    if isinstance(work, PullRequest) and work.action != "closed":
+        return work.repo.full_name, request_for_pr(work, delivery.id).refs
+    if isinstance(work, RefEvent):
+        return work.repo.full_name, ()
+    return None
+
+
+def _handle(bot: GitHubBot, delivery: Delivery) -> None:
+    delivery_id = delivery.id
     try:
         payload = json.loads(delivery.payload)
         if delivery.source == cron.SOURCE:
@@ -71,6 +117,16 @@ def handle_delivery(bot: GitHubBot, delivery_id: str) -> None:
         status, text = "failed", "internal error; see the bot's log"
     bot.store.finish_delivery(delivery_id, status, text)
     logger.info("GitHub delivery %s (%s): %s: %s", delivery_id, delivery.event, status, text)
+
+
+def lane_of(payload: Mapping[str, Any]) -> str:
+    """The repository a delivery's payload names (GitHub's, cron's or a manual run's):
+    its queue lane, so one repository's deliveries are handled in order and together."""
+    for holder in ("repository", "repo"):
+        repo = payload.get(holder)
+        if isinstance(repo, Mapping) and isinstance(repo.get("full_name"), str):
+            return str(repo["full_name"])
+    return ""
 
 
 def perform(bot: GitHubBot, work: Work | Ignored, delivery_id: str) -> str | Deferred:
@@ -102,9 +158,17 @@ def resubmit(
                 continue
             if status != "received":
                 store.finish_delivery(delivery.id, "received", "submitted again")
-            queue.submit(JOB, delivery=delivery.id)
+            queue.submit(JOB, lane=_stored_lane(delivery), delivery=delivery.id)
             count += 1
     return count
+
+
+def _stored_lane(delivery: Delivery) -> str:
+    try:
+        payload = json.loads(delivery.payload)
+    except (ValueError, RecursionError):
+        return ""
+    return lane_of(payload) if isinstance(payload, Mapping) else ""
 
 
 def resubmit_unhandled(services: Services) -> None:
@@ -146,7 +210,9 @@ def attach_github(services: Services) -> GitHubBot:
     api = make_api(services.settings)
     mask = make_mask(as_source(services.engine.secrets))
     bot = GitHubBot(services, api, Mirrors(services.settings.data_dir / "mirrors"), mask)
-    services.queue.register(JOB, lambda payload: handle_delivery(bot, str(payload["delivery"])))
+    services.queue.register_batch(
+        JOB, lambda payloads: handle_deliveries(bot, [str(p["delivery"]) for p in payloads])
+    )
     attach_slack_reruns(services, api)
     services.reporters.append(DeferredLaunches(services.store, services.queue))
     services.background.append(cron.CronTrigger(bot, JOB))

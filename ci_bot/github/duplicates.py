@@ -28,11 +28,7 @@ def pipeline_key(repo: str, event: str, branch: str, pr: int | None) -> str:
 
 def active_pipelines(store: Store, key: str) -> list[int]:
     """Pipelines with ``key`` that have not finished, oldest first."""
-    return [
-        pipeline_id
-        for pipeline_id in store.pipelines_with_meta(KEY_META, key)
-        if store.pipeline(pipeline_id).finished_at is None
-    ]
+    return store.unfinished_with_meta(KEY_META, key)
 
 
 def decide(policy: Duplicate, active: list[int]) -> Decision:

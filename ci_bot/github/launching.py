@@ -18,6 +18,7 @@ from typing import Any
 
 from ci_bot.engine.launch import NoPipeline, launch
 from ci_bot.errors import ConfigError, IntegrationError
+from ci_bot.git import Commit
 from ci_bot.github.bases import changes_since_base
 from ci_bot.github.bot import GitHubBot
 from ci_bot.github.duplicates import KEY_META, active_pipelines, decide, pipeline_key
@@ -100,13 +101,14 @@ def request_for_pr(pr: PullRequest, delivery: str) -> LaunchRequest:
 def launch_request(bot: GitHubBot, request: LaunchRequest) -> str | Deferred:
     """Launch what ``request`` selects; the outcome in words (or Deferred)."""
     name = request.repo.full_name
-    bot.mirrors.fetch(name, bot.clone_url(request.repo), request.refs)
-    sha = bot.mirrors.resolve(name, request.event.sha or request.ref)
+    bot.fetch(request.repo, request.refs)
+    snapshot = bot.mirrors.snapshot(name, request.event.sha or request.ref)
+    sha = snapshot.commit.sha
     history = bot.mirrors.history(name)
     event = dataclasses.replace(request.event, sha=sha)
     changes = changes_since_base(history, event, request.before, request.repo.default_branch)
     event = dataclasses.replace(event, changes=changes)
-    found = bot.mirrors.read_config(name, sha)
+    found = snapshot.config
     if found is None:
         return _no_pipeline(bot, request, sha, "no conducto.cfg at the root of the repository")
     config_file, text = found
@@ -119,7 +121,9 @@ def launch_request(bot: GitHubBot, request: LaunchRequest) -> str | Deferred:
     source = bot.settings.data_dir / "sources" / uuid.uuid4().hex
     bot.mirrors.materialize(name, sha, source)
     try:
-        return _launch_once(bot, request, event, source, plan.entry.duplicate, history)
+        return _launch_once(
+            bot, request, event, source, plan.entry.duplicate, history, snapshot.commit
+        )
     except ConfigError as error:  # a generated tree that failed
         shutil.rmtree(source, ignore_errors=True)
         return _config_error(bot, request, sha, config_file, error)
@@ -135,23 +139,26 @@ def _launch_once(
     source: Path,
     policy: Duplicate,
     history: History,
+    commit: Commit,
 ) -> str | Deferred:
     key = pipeline_key(event.repo, event.name, event.branch or event.tag, request.pr)
     once = f"{event.repo}|{event.name}|{event.branch or event.tag}|{event.sha}"
     # One launch decision at a time for this key, in this process and in every other
-    # server on the same store (two servers may receive two pushes at once).
-    with bot.lock, bot.store.exclusive(f"launch:{key}"):
+    # server on the same store (two servers may receive two pushes at once); other
+    # keys (other repositories, branches, pull requests) launch meanwhile.
+    with bot.store.exclusive(f"launch:{key}"):
         if request.once_per_commit and bot.store.pipelines_with_meta("github_once", once):
             shutil.rmtree(source, ignore_errors=True)
             where = f"{event.branch or event.tag} at {event.sha[:12]}"
             return f"{event.name} of {where}: already launched by another delivery"
-        decision = decide(policy, active_pipelines(bot.store, key))
+        # `allow` launches whatever runs: no need to ask the store what does
+        active = [] if policy is Duplicate.ALLOW else active_pipelines(bot.store, key)
+        decision = decide(policy, active)
         if not decision.launch:
             shutil.rmtree(source, ignore_errors=True)
             return Deferred(decision.reason) if decision.defer else decision.reason
         for old in decision.cancel:
             bot.store.cancel(old, actor="ci-bot: a newer commit superseded it")
-        commit = bot.mirrors.commit(event.repo, event.sha)
         store, settings, executor = bot.store, bot.settings, bot.services.executor
         pipeline_id = launch(
             store,
@@ -186,8 +193,7 @@ def _remember(
         meta |= {"github_pr": request.pr, "github_head_repo": request.head_repo}
     if request.once_per_commit:
         meta["github_once"] = once
-    for name, value in meta.items():
-        bot.store.set_meta(pipeline_id, name, value)
+    bot.store.set_metas(pipeline_id, meta)
 
 
 def _config_error(

@@ -1,5 +1,8 @@
 """``POST /webhooks/github``: verify, parse, store, enqueue, answer — nothing slower.
 
+The request does the HMAC, one parse, one insert (the JSON text as received, not
+serialised again) and an enqueue in the repository's lane; no git, no network.
+
 The HMAC is checked over the raw body before anything parses it (and before
 Flask may touch ``request.form``, which would consume the body).  The body is
 limited to GitHub's own 25 MB cap: a longer ``Content-Length`` is refused before
@@ -38,11 +41,16 @@ MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub caps webhook payloads at 25 MB
 @blueprint.post("/webhooks/github")
 def receive() -> tuple[Response, int]:
     services: Services = current_app.extensions["ci_bot"]
+    with services.queue.foreground.request():  # the queue's workers give way meanwhile
+        return _receive(services)
+
+
+def _receive(services: Services) -> tuple[Response, int]:
     delivery = request.headers.get("X-GitHub-Delivery", "").strip()
     event = request.headers.get("X-GitHub-Event", "").strip()
     try:
         raw = _signed_body(services, request.headers.get("X-Hub-Signature-256", ""))
-        payload = _parse(raw, request.mimetype)
+        payload, text = _parse(raw, request.mimetype)
         if not event or not delivery or len(delivery) > 100 or not delivery.isprintable():
             raise WebhookError("X-GitHub-Event and X-GitHub-Delivery headers are required")
         work = route(event, payload, local_clones=services.settings.allow_local_clones)
@@ -53,18 +61,23 @@ def receive() -> tuple[Response, int]:
         return jsonify(error=str(error)), error.status
     if isinstance(work, Ignored):
         logger.info("GitHub delivery %s (%s): ignored, %s", delivery, event, work.reason)
-        return jsonify(delivery=delivery, ignored=work.reason), 200
-    text = json.dumps(payload, separators=(",", ":"))
+        return _answer({"delivery": delivery, "ignored": work.reason}, 200)
     if not services.store.record_delivery(delivery, "github", event, text):
         if services.store.delivery(delivery).status != "failed":
             logger.info("GitHub delivery %s (%s): a redelivery, ignored", delivery, event)
-            return jsonify(delivery=delivery, duplicate=True), 200
+            return _answer({"delivery": delivery, "duplicate": True}, 200)
         # GitHub's "Redeliver" reuses the id: a delivery that failed (git unreachable,
         # GitHub down) is worth another try; one that was handled is not.
         services.store.finish_delivery(delivery, "received", "redelivered after a failure")
-    services.queue.submit(JOB, delivery=delivery)
+    services.queue.submit(JOB, lane=work.repo.full_name, delivery=delivery)
     logger.info("GitHub delivery %s (%s): queued", delivery, event)
-    return jsonify(delivery=delivery, queued=type(work).__name__), 202
+    return _answer({"delivery": delivery, "queued": type(work).__name__}, 202)
+
+
+def _answer(body: dict[str, Any], status: int) -> tuple[Response, int]:
+    """A short JSON answer: ``json.dumps`` straight into the response, which is what
+    ``jsonify`` does after consulting the app's JSON provider and debug settings."""
+    return Response(json.dumps(body), mimetype="application/json"), status
 
 
 def _signed_body(services: Services, header: str) -> bytes:
@@ -83,7 +96,8 @@ def _signed_body(services: Services, header: str) -> bytes:
     return body.read()
 
 
-def _parse(raw: bytes, mimetype: str) -> dict[str, Any]:
+def _parse(raw: bytes, mimetype: str) -> tuple[dict[str, Any], str]:
+    """The payload, and its JSON text as sent: what is stored (no second serialisation)."""
     if mimetype == "application/x-www-form-urlencoded":
         fields = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
         if "payload" not in fields:
@@ -102,4 +116,4 @@ def _parse(raw: bytes, mimetype: str) -> dict[str, Any]:
         raise WebhookError(f"the body is not valid JSON: {error}") from None
     if not isinstance(payload, dict):
         raise WebhookError("the payload must be a JSON object")
-    return payload
+    return payload, text

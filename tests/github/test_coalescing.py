@@ -1,0 +1,178 @@
+"""Deliveries queued for one repository are handled together: one ``git fetch`` serves
+them all, each still gets its own pipeline and outcome; a fetch that fails fails only
+the deliveries it concerns, and a crash half-way leaves the rest queued in the store."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ci_bot.github import dispatch
+from tests.github.conftest import MakeBot
+from tests.gitrepos import make_bare_remote, push_files
+
+CONFIG = (
+    '[push]\npipeline = "ci"\n[pipeline.ci]\nimage = "alpine"\n[pipeline.ci.test]\nrun = "true"\n'
+)
+
+
+def push(url: str, name: str, before: str, after: str) -> dict[str, Any]:
+    return {
+        "ref": "refs/heads/main",
+        "before": before,
+        "after": after,
+        "repository": {"full_name": name, "clone_url": url, "default_branch": "main"},
+        "pusher": {"name": "dev"},
+        "sender": {"login": "dev"},
+    }
+
+
+def pull_request(url: str, name: str, number: int, sha: str) -> dict[str, Any]:
+    repo = {"full_name": name, "clone_url": url, "default_branch": "main"}
+    return {
+        "action": "opened",
+        "number": number,
+        "pull_request": {
+            "number": number,
+            "draft": False,
+            "user": {"login": "dev"},
+            "head": {"sha": sha, "ref": "feature", "repo": {"full_name": name}},
+            "base": {"ref": "main", "repo": repo},
+        },
+        "repository": repo,
+    }
+
+
+def remote_with_commits(tmp_path: Path, count: int) -> tuple[str, list[str]]:
+    url, first = make_bare_remote(tmp_path, {"conducto.cfg": CONFIG})
+    shas = [first]
+    for number in range(1, count):
+        shas.append(push_files(url, {"version.txt": f"{number}\n"}, f"change {number}"))
+    return url, shas
+
+
+def mirror_fetches(caplog: pytest.LogCaptureFixture) -> int:
+    """``git fetch`` processes run into a mirror (``run_git`` logs each one it starts)."""
+    return sum(1 for r in caplog.records if r.getMessage().startswith("git fetch --prune"))
+
+
+def test_ten_queued_pushes_to_one_repository_take_one_fetch_and_launch_ten_pipelines(
+    make_bot: MakeBot, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    url, shas = remote_with_commits(tmp_path, 10)
+    bot = make_bot(mode="none")
+    for index, sha in enumerate(shas):
+        before = shas[index - 1] if index else "0" * 40
+        response = bot.deliver("push", push(url, "acme/app", before, sha), delivery=f"d{index}")
+        assert response.status_code == 202
+    caplog.set_level(logging.INFO)
+    bot.work()
+    assert mirror_fetches(caplog) == 1
+    launched = [bot.store.delivery(f"d{index}") for index in range(10)]
+    assert [d.status for d in launched] == ["handled"] * 10
+    assert all("launched for push at" in d.outcome for d in launched)
+    pipelines = [
+        bot.store.pipeline(pid) for pid in bot.store.pipelines_with_meta("github_repo", "acme/app")
+    ]
+    assert sorted(p.sha for p in pipelines) == sorted(shas)
+
+
+def test_a_later_batch_fetches_again_for_what_was_pushed_since(
+    make_bot: MakeBot, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    url, shas = remote_with_commits(tmp_path, 1)
+    bot = make_bot(mode="none")
+    bot.deliver("push", push(url, "acme/app", "0" * 40, shas[0]), delivery="first")
+    bot.work()
+    newer = push_files(url, {"version.txt": "2\n"}, "newer")
+    bot.deliver("push", push(url, "acme/app", shas[0], newer), delivery="second")
+    caplog.set_level(logging.INFO)
+    bot.work()
+    assert mirror_fetches(caplog) == 1
+    assert "launched for push at " + newer[:12] in bot.store.delivery("second").outcome
+
+
+def test_a_failing_fetch_fails_only_the_deliveries_it_concerns(
+    make_bot: MakeBot, tmp_path: Path
+) -> None:
+    """A pull request whose ref the remote lacks makes the one fetch for all fail: each
+    delivery then fetches its own refs, so the pushes beside it still launch."""
+    url, shas = remote_with_commits(tmp_path, 3)
+    bot = make_bot(mode="none")
+    bot.deliver("push", push(url, "acme/app", "0" * 40, shas[0]), delivery="push-0")
+    bot.deliver("pull_request", pull_request(url, "acme/app", 77, shas[2]), delivery="pr-77")
+    bot.deliver("push", push(url, "acme/app", shas[0], shas[1]), delivery="push-1")
+    bot.work()
+    assert bot.store.delivery("push-0").status == "handled"
+    assert bot.store.delivery("push-1").status == "handled"
+    failed = bot.store.delivery("pr-77")
+    assert failed.status == "failed" and "could not fetch acme/app" in failed.outcome
+
+
+def test_an_unreachable_repository_fails_its_deliveries_and_not_another_repositorys(
+    make_bot: MakeBot, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    url, shas = remote_with_commits(tmp_path, 1)
+    gone = (tmp_path / "gone.git").as_uri()
+    bot = make_bot(mode="none")
+    for number in range(3):
+        bot.deliver("push", push(gone, "acme/gone", "0" * 40, shas[0]), delivery=f"gone-{number}")
+    bot.deliver("push", push(url, "acme/app", "0" * 40, shas[0]), delivery="app")
+    caplog.set_level(logging.INFO)
+    bot.work()
+    assert [bot.store.delivery(f"gone-{n}").status for n in range(3)] == ["failed"] * 3
+    assert bot.store.delivery("app").status == "handled"
+    assert mirror_fetches(caplog) == 2  # a failed fetch is not tried again for its batch
+
+
+def test_a_crash_half_way_through_a_batch_leaves_the_rest_received_for_the_next_start(
+    make_bot: MakeBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, shas = remote_with_commits(tmp_path, 4)
+    bot = make_bot(mode="none")
+    for index, sha in enumerate(shas):
+        before = shas[index - 1] if index else "0" * 40
+        bot.deliver("push", push(url, "acme/app", before, sha), delivery=f"d{index}")
+    handled = 0
+    perform = dispatch.perform
+
+    def dies_on_the_third(*args: Any) -> Any:
+        nonlocal handled
+        handled += 1
+        if handled == 3:
+            raise SystemExit("the process is killed")
+        return perform(*args)
+
+    monkeypatch.setattr(dispatch, "perform", dies_on_the_third)
+    with pytest.raises(SystemExit):
+        bot.work()  # the queue logs a failing job; a dying process it cannot stop
+    statuses = [bot.store.delivery(f"d{n}").status for n in range(4)]
+    assert statuses == ["handled", "handled", "received", "received"]
+    monkeypatch.setattr(dispatch, "perform", perform)
+    restarted = make_bot(mode="none")
+    assert dispatch.resubmit(restarted.store, restarted.services.queue) == 2
+    restarted.work()
+    assert [restarted.store.delivery(f"d{n}").status for n in range(4)] == ["handled"] * 4
+
+
+def test_the_request_runs_no_process_and_opens_no_connection(
+    make_bot: MakeBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, shas = remote_with_commits(tmp_path, 1)
+    bot = make_bot(mode="none")
+
+    def forbidden(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the webhook request started a process or opened a connection")
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", forbidden)
+    monkeypatch.setattr(socket, "create_connection", forbidden)
+    for number in range(5):
+        payload = push(url, f"acme/app{number % 2}", "0" * 40, shas[0])
+        assert bot.deliver("push", payload, delivery=f"d{number}").status_code == 202
+    assert sorted(d.id for d in bot.store.unhandled_deliveries()) == [f"d{n}" for n in range(5)]
+    assert not (bot.services.settings.data_dir / "mirrors").exists()

@@ -1,0 +1,71 @@
+"""Deliveries and the notes a launch keeps, on SQLite and PostgreSQL: the webhook's
+insert (once per id, the text as given, from many threads at once), a launch's meta
+in one write, and the unfinished pipelines of a key."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from ci_bot.store.store import Store, utcnow
+from tests.pipelines import create_pipeline
+
+TREE = '[pipeline.main]\nimage = "alpine"\n[pipeline.main.test]\nrun = "true"\n'
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    opened = Store(database_url)
+    yield opened
+    opened.close()
+
+
+def test_a_delivery_is_stored_once_with_its_text_as_given(store: Store) -> None:
+    text = '{"zen": "Keep it logically awesome.", "emoji": "\\ud83d\\ude80 ✓"}'
+    before = utcnow()
+    assert store.record_delivery("abc", "github", "push", text)
+    assert not store.record_delivery("abc", "github", "push", "{}")  # a redelivery
+    stored = store.delivery("abc")
+    assert (stored.payload, stored.status, stored.outcome) == (text, "received", "")
+    assert stored.handled_at is None and stored.received_at >= before.replace(microsecond=0)
+    assert [d.id for d in store.unhandled_deliveries()] == ["abc"]
+    store.finish_delivery("abc", "handled", "done")
+    assert store.delivery("abc").status == "handled"
+
+
+def test_deliveries_inserted_from_many_threads_are_all_stored(store: Store) -> None:
+    answers: list[bool] = []
+    lock = threading.Lock()
+
+    def insert(thread: int) -> None:
+        for number in range(20):
+            stored = store.record_delivery(f"t{thread}-{number % 10}", "github", "push", "{}")
+            with lock:
+                answers.append(stored)
+
+    threads = [threading.Thread(target=insert, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers.count(True) == 80 and answers.count(False) == 80
+    assert len(store.unhandled_deliveries()) == 80
+
+
+def test_a_launchs_meta_is_written_in_one_go_and_read_back(store: Store) -> None:
+    pipeline_id = create_pipeline(store, TREE)
+    store.set_meta(pipeline_id, "github_key", "old")
+    store.set_metas(pipeline_id, {"github_key": "acme/app|push|main", "github_pr": 7})
+    assert store.meta(pipeline_id) == {"github_key": "acme/app|push|main", "github_pr": 7}
+
+
+def test_unfinished_with_meta_leaves_out_finished_pipelines(store: Store) -> None:
+    first, second = create_pipeline(store, TREE), create_pipeline(store, TREE)
+    for pipeline_id in (first, second):
+        store.set_metas(pipeline_id, {"github_key": "acme/app#pr7"})
+    assert store.unfinished_with_meta("github_key", "acme/app#pr7") == [first, second]
+    store.cancel(first, actor="test")
+    assert store.unfinished_with_meta("github_key", "acme/app#pr7") == [second]
+    assert store.unfinished_with_meta("github_key", "acme/app#pr8") == []
