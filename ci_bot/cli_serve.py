@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import signal
+from types import FrameType
 
 import click
 
@@ -49,7 +51,20 @@ def serve(host: str, port: int, threads: int) -> None:
     services.start()
     server = create_server(app, host, port, threads or None)
     logger.info("ci-bot serving on http://%s:%d (data in %s)", host, port, settings.data_dir)
+    # SIGTERM (`docker stop`, systemd, Kubernetes) stops as Ctrl-C does: the engine hands
+    # its leases back and the queue finishes its job, instead of dying mid-write.
+    signal.signal(signal.SIGTERM, _stop)
     try:
         server.run()
+    except _Stopped:
+        logger.info("ci-bot stopping (SIGTERM)")
     finally:
         services.stop()
+
+
+class _Stopped(Exception):
+    """SIGTERM arrived: leave the server's loop and stop what runs beside it."""
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stopped

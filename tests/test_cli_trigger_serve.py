@@ -53,7 +53,8 @@ def serve(tmp_path: Path, docker_engine: DockerClient) -> Iterator[str]:
         wait_until_up(url, process, log_path)
         yield url
     finally:
-        process.send_signal(signal.SIGINT)
+        # As `docker stop` does (a background job's children ignore SIGINT).
+        process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:

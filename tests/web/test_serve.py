@@ -103,13 +103,15 @@ def test_serve_guards_its_pages_and_streams_a_log_live(
             assert time.monotonic() < deadline, "the pipeline did not finish"
             time.sleep(0.2)
     finally:
-        server.send_signal(signal.SIGINT)
+        # As `docker stop` does (a background job's children ignore SIGINT).
+        server.send_signal(signal.SIGTERM)
         # A bound for a hang, not a timing: a loaded machine may take long to stop.
         _, errors = server.communicate(timeout=180)
         leftovers = remove_containers(
             docker_engine, [e.container_id for e in store.executions(pipeline_id) if e.container_id]
         )
         store.engine.dispose()
+    assert server.returncode == 0, errors.decode()  # stopped, not killed
     assert TOKEN not in errors.decode(), "a sign-in token reached the log"
     assert not leftovers
 
