@@ -54,6 +54,29 @@ def test_deliveries_inserted_from_many_threads_are_all_stored(store: Store) -> N
     assert len(store.unhandled_deliveries()) == 80
 
 
+def test_threads_racing_on_the_same_ids_store_each_once(store: Store) -> None:
+    """On SQLite concurrent inserts are committed in groups: a duplicate within a
+    group is refused alone, and every thread gets its own row's answer."""
+    firsts: list[str] = []
+    lock = threading.Lock()
+    start = threading.Barrier(16)
+
+    def insert() -> None:
+        start.wait()
+        for number in range(30):
+            if store.record_delivery(f"same-{number}", "github", "push", "{}"):
+                with lock:
+                    firsts.append(f"same-{number}")
+
+    threads = [threading.Thread(target=insert) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(firsts) == sorted(f"same-{number}" for number in range(30))
+    assert len(store.unhandled_deliveries()) == 30
+
+
 def test_a_launchs_meta_is_written_in_one_go_and_read_back(store: Store) -> None:
     pipeline_id = create_pipeline(store, TREE)
     store.set_meta(pipeline_id, "github_key", "old")
