@@ -29,12 +29,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-import git
-
 from ci_bot.errors import CiBotError
 from ci_bot.tree.config import CONFIG_FILES
 
 if TYPE_CHECKING:
+    # GitPython (~90 ms to import) is imported in the functions that use it, so that
+    # commands which never open a repository (cancel, reset, show) start without it.
+    import git
+
     from ci_bot.history import History
 
 logger = logging.getLogger(__name__)
@@ -87,6 +89,8 @@ def mask(text: str, url: str = "") -> str:
 
 def run_git(cwd: Path, *args: str, failed: str, hint: str, url: str = "") -> str:
     """Run one git command; its stdout, or GitError('<failed>: <git's words>. <hint>')."""
+    import git
+
     level = logging.INFO if args[0] in ("fetch", "ls-remote", "init") else logging.DEBUG
     logger.log(level, "git %s (in %s)", mask(" ".join(args), url), cwd)
     try:
@@ -220,12 +224,16 @@ class Mirrors:
         self._commits.add((repo, sha))
 
     def commit(self, repo: str, sha: str) -> Commit:
+        import git
+
         full = self.resolve(repo, sha)
         with git.Repo(self._existing(repo)) as mirror:
             return _to_commit(mirror.commit(full))
 
     def read_file(self, repo: str, sha: str, path: str) -> str | None:
         """The text of ``path`` at commit ``sha``; None when there is no such file."""
+        import git
+
         full = self.resolve(repo, sha)
         logger.debug("read %s at %s in %s", path, full, repo)
         with git.Repo(self._existing(repo)) as mirror:
@@ -253,6 +261,8 @@ class Mirrors:
 
     def materialize(self, repo: str, sha: str, dest: Path) -> None:
         """Write the tree of ``sha`` into ``dest`` (empty or absent), without .git."""
+        import git
+
         full = self.resolve(repo, sha)
         _prepare_empty(dest)
         logger.debug("git archive --format=tar %s (in %s) into %s", full, repo, dest)
@@ -398,6 +408,8 @@ def local_snapshot(source: Path, dest: Path) -> None:
 
 def local_head(source: Path) -> Commit | None:
     """The HEAD commit of the work tree at ``source``; None if not a repository or no commits."""
+    import git
+
     try:
         with git.Repo(source) as repo:
             return None if repo.bare else _to_commit(repo.head.commit)
