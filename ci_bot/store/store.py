@@ -79,6 +79,12 @@ class _Change:
     kill_requests: dict[int, Execution] | None
     events: list[tuple[str, str, State, str]] = field(default_factory=list)
 
+    def exec_now(self, path: str, state: State, told: State, message: str) -> None:
+        """The Exec at ``path`` is now ``state``; the run event tells ``told`` (a failure
+        sent back to pending for a retry is told as the failure it was)."""
+        self.exec_states[path] = state
+        self.events.append((path, "state", told, message))
+
 
 def _bound(values: Mapping[str, Any]) -> dict[str, Any]:
     """Column values as the parameters of ``statements`` (``p_<column>``)."""
@@ -294,8 +300,7 @@ class Store(
                 sql.SET_LOG_PATH, {"p_execution_id": execution_id, "p_log_path": values["log_path"]}
             )
             db.execute(sql.QUEUE_NODE, {**node_key, "p_state": State.QUEUED.value})
-            change.exec_states[path] = State.QUEUED
-            change.events.append((path, "state", State.QUEUED, f"attempt {attempt}"))
+            change.exec_now(path, State.QUEUED, State.QUEUED, f"attempt {attempt}")
             self._refresh(session, change)
             return Execution(
                 **{**values, "state": State.QUEUED},
@@ -321,8 +326,7 @@ class Store(
             if self._is_latest(session, row, change):
                 node_key = {"p_pipeline_id": row.pipeline_id, "p_path": row.path}
                 db.execute(sql.SET_NODE_STATE, {**node_key, "p_state": State.RUNNING.value})
-                change.exec_states[row.path] = State.RUNNING
-                change.events.append((row.path, "state", State.RUNNING, ""))
+                change.exec_now(row.path, State.RUNNING, State.RUNNING, "")
             self._note_execution(change, _with(row, started))
             self._refresh(session, change)
 
@@ -408,8 +412,7 @@ class Store(
                         "p_failures": failures,
                     },
                 )
-                change.exec_states[row.path] = now_state
-                change.events.append((row.path, "state", state, message))
+                change.exec_now(row.path, now_state, state, message)
                 if retry:
                     note = f"retrying ({failures} of {retry_limit})"
                     change.events.append((row.path, "retry", State.PENDING, note))
