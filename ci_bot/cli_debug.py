@@ -47,11 +47,14 @@ def debug(
     """Open a shell (or run COMMAND, after --) in a container of a node: its image,
     /workspace, $CI_DATA, $CI_CACHE, environment and services. Exits with the command's code."""
     from ci_bot.cli_common import node_or_fail, services
+    from ci_bot.executors.deferred import DeferredExecutor
     from ci_bot.executors.docker import DockerExecutor
 
     svc = services()
     node_or_fail(svc, pipeline_id, node_path)  # a typo gets the path meant
     executor = svc.executor
+    if isinstance(executor, DeferredExecutor):
+        executor = executor.resolve()
     if not isinstance(executor, DockerExecutor):
         raise click.ClickException("`ci-bot debug` needs the Docker executor")
     with tempfile.TemporaryDirectory(prefix="ci-bot-debug-") as scratch:

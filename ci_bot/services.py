@@ -116,6 +116,15 @@ def make_executor(settings: Settings, store: Store) -> Executor:
         from ci_bot.workers.remote import CeleryExecutor
 
         return CeleryExecutor(settings, store)  # serve starts no container itself
+    from ci_bot.executors.deferred import DeferredExecutor
+
+    # Docker's client is loaded on the first call that needs it: a fully reused pipeline
+    # starts no container and never needs it.
+    return DeferredExecutor(lambda: docker_executor(settings), docker_url=settings.docker_url)
+
+
+def docker_executor(settings: Settings) -> Executor:
+    """Containers on the Docker engine the settings name, made now."""
     from ci_bot.executors.docker import DockerExecutor
     from ci_bot.executors.registry import load_registry_auth
 

@@ -24,8 +24,10 @@ from click.testing import CliRunner
 from ci_bot import __version__
 from ci_bot.cli import COMMANDS, load, main
 from ci_bot.cli_cancel import driven_elsewhere
+from ci_bot.executors.images import BUSYBOX_IMAGE
 from ci_bot.store.store import Store
 from ci_bot.tree.states import State
+from tests.gitrepos import make_repo
 from tests.pipelines import create_pipeline
 
 HEAVY = [
@@ -242,3 +244,36 @@ def test_run_wires_github_exactly_when_the_api_would_be_made(
     settings = Settings.from_env({}, data_dir=tmp_path, **given)
 
     assert github_configured(settings) == (token_source(settings) is not None)
+
+
+REUSED = f"""
+[push]
+[pipeline.main]
+image = "{BUSYBOX_IMAGE}"
+reuse = {{ inputs = ["README.md"], outputs = [] }}
+[pipeline.main.one]
+run = "true one"
+[pipeline.main.two]
+run = "true two"
+"""
+
+
+@pytest.mark.docker
+def test_a_fully_reused_run_never_loads_dockers_client(tmp_path: Path) -> None:
+    """Each reused node asks the engine only for its image's id, over the socket."""
+    repo = tmp_path / "reused"
+    make_repo(repo, {"conducto.cfg": REUSED, "README.md": "same\n"})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CI_BOT_")}
+    env["CI_BOT_DATA_DIR"] = str(tmp_path / "data")
+    args = ["run", str(repo), "--branch", "main", "--json"]
+    first, _ = run_probe(tmp_path, args, env=env)
+    assert first.returncode == 0, first.stderr
+
+    second, loaded = run_probe(tmp_path, args, env=env)
+
+    assert second.returncode == 0, second.stderr
+    shown = json.loads(second.stdout)
+    executions = [e for node in shown["nodes"] for e in node.get("executions", [])]
+    assert shown["state"] == "done"
+    assert len(executions) == 2 and all(e["reused_from"] for e in executions)
+    assert [n for n in loaded if n in ("docker", "requests", "ci_bot.executors.docker")] == []

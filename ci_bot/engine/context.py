@@ -10,7 +10,7 @@ from ci_bot.engine import launch_facts
 from ci_bot.engine.trust import REFUSED, privileges_of
 from ci_bot.errors import SecretError
 from ci_bot.executors.base import ExecSpec
-from ci_bot.executors.builds import build_tag
+from ci_bot.executors.build_tags import build_tag
 from ci_bot.secrets.source import SecretSource, as_source
 from ci_bot.settings import Settings
 from ci_bot.store.records import Execution, Pipeline

@@ -187,6 +187,8 @@ class Engine:
         self.store.release(pipeline_id, self.owner)
         self._renewed.pop(pipeline_id, None)
         self.store.forget_tree(pipeline_id)
+        if all(e.reused_from is not None for e in self.store.executions(pipeline_id)):
+            return  # every node was reused: no container ran, nothing is left on the engine
         try:
             self.executor.release_pipeline(str(pipeline_id), bot_id=self.bot_id)
         except Exception:

@@ -3,8 +3,11 @@
 
     base.py       the protocol and its dataclasses (ExecSpec in, ExecResult out)
     docker.py     DockerExecutor: image → services → create → start → follow → remove
+    deferred.py   made on first use: a fully reused pipeline never loads Docker's client
+    image_ids.py  an image's id over the engine's Unix socket, without docker-py
     pulls.py      an image pulled by the node's `pull` policy, once for concurrent nodes
     registry.py   the operator's registry credentials (Docker's config.json), per host
+    build_tags.py the tag of a Dockerfile build: a hash of its inputs
     builds.py     an image built from the repository's Dockerfile, once per content hash
     sidecars.py   a node's services: its own network, ready checks, logs kept, removal
     flights.py    one piece of work per key at a time, shared by whoever waits for it

@@ -13,26 +13,24 @@ A failed build raises :class:`BuildFailed`, carrying the log's tail and a line
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from docker import DockerClient
 from docker.errors import APIError, ImageNotFound
 from requests import RequestException
 
+# re-exported: the executor names what it builds by it
+from ci_bot.executors.build_tags import build_tag as build_tag
 from ci_bot.executors.flights import Flights
 from ci_bot.executors.pulls import ImagePuller, Progress
 from ci_bot.tree.containers import BuildSpec
 
 logger = logging.getLogger(__name__)
 
-REPOSITORY = "ci-bot-build"
 LABEL_BUILT_FROM = "ci-bot.built-from"
 TAIL_LINES = 20
 _STEP = re.compile(r"^Step (\d+)/\d+ : ")
@@ -46,35 +44,6 @@ class BuildFailed(Exception):
     def __init__(self, message: str, log_lines: list[str]) -> None:
         super().__init__(message)
         self.log_lines = log_lines
-
-
-def build_tag(source: Path, spec: BuildSpec) -> str:
-    """``ci-bot-build:HASH`` for ``spec`` at the snapshot ``source`` (which never changes)."""
-    return _cached_tag(str(source), spec)
-
-
-@lru_cache(maxsize=256)
-def _cached_tag(source: str, spec: BuildSpec) -> str:
-    digest = hashlib.sha256()
-    for part in (spec.dockerfile, spec.context, repr(spec.args), spec.target or ""):
-        digest.update(part.encode() + b"\0")
-    root = Path(source)
-    dockerfile = root / spec.dockerfile
-    digest.update(dockerfile.read_bytes() if dockerfile.is_file() else b"\0missing")
-    for path in _files(root / spec.context):
-        digest.update(str(path.relative_to(root)).encode() + b"\0")
-        if path.is_symlink():
-            digest.update(b"link\0" + os.readlink(path).encode())
-        else:
-            digest.update(oct(path.stat().st_mode & 0o777).encode() + path.read_bytes())
-    return f"{REPOSITORY}:{digest.hexdigest()[:32]}"
-
-
-def _files(context: Path) -> Iterator[Path]:
-    for directory, names, files in os.walk(context):
-        names.sort()
-        for name in sorted(files):
-            yield Path(directory) / name
 
 
 @dataclass(frozen=True)
