@@ -104,4 +104,17 @@ END_EXECUTION = (
 )
 
 NEW_EVENTS = insert(cast(Table, RunEventRow.__table__))
-NEW_REUSE = insert(cast(Table, ReuseRow.__table__))
+REUSES = cast(Table, ReuseRow.__table__)
+NEW_REUSE = insert(REUSES)
+# Done executions of a repository with outputs saved under a key, newest first: asked
+# once for every node with ``reuse``, before it runs.
+REUSABLE = (
+    select(EXECUTIONS.c.id, EXECUTIONS.c.pipeline_id, EXECUTIONS.c.path, REUSES.c.created_at)
+    .join(REUSES, REUSES.c.execution_id == EXECUTIONS.c.id)
+    .where(
+        REUSES.c.repo == bindparam("p_repo"),
+        REUSES.c.key == bindparam("p_key"),
+        EXECUTIONS.c.state == bindparam("p_state"),
+    )
+    .order_by(REUSES.c.id.desc())
+)

@@ -39,7 +39,7 @@ from ci_bot.store.records import (
 )
 from ci_bot.store.secret_records import SecretRecords
 from ci_bot.store.shared import SharedRecords
-from ci_bot.store.tables import ExecutionRow, NodeRow, PipelineRow, ReuseRow
+from ci_bot.store.tables import ExecutionRow, NodeRow, PipelineRow
 from ci_bot.store.transactions import NotFound as NotFound  # re-exported for callers
 from ci_bot.store.transactions import record
 from ci_bot.store.transactions import utcnow as utcnow
@@ -257,18 +257,10 @@ class Store(
 
     def reusable(self, repo: str, key: str) -> list[ReuseResult]:
         """Executions of ``repo`` that ended done with outputs saved under ``key``, newest first."""
-        with self._read() as session:
-            rows = session.execute(
-                select(ExecutionRow, ReuseRow.created_at)
-                .join(ReuseRow, ReuseRow.execution_id == ExecutionRow.id)
-                .where(
-                    ReuseRow.repo == repo,
-                    ReuseRow.key == key,
-                    ExecutionRow.state == State.DONE.value,
-                )
-                .order_by(ReuseRow.id.desc())
-            )
-            return [ReuseResult(e.id, e.pipeline_id, e.path, created) for e, created in rows]
+        values = {"p_repo": repo, "p_key": key, "p_state": State.DONE.value}
+        with self.engine.connect() as db:
+            rows = db.execute(sql.REUSABLE, values).all()
+        return [ReuseResult(*row) for row in rows]
 
     def queue(self, pipeline_id: int, path: str, log_dir: str) -> Execution:
         """A new execution for a pending Exec; the Exec becomes queued."""
