@@ -33,6 +33,8 @@ def create_app(services: Services) -> Flask:
     app.register_blueprint(badges.blueprint)  # before the UI: its public badges skip sign-in
     app.register_blueprint(ui_blueprint)
     app.register_error_handler(Exception, _error_response)
+    # webhooks skip Flask (it costs them a third of their time and gives them nothing)
+    app.wsgi_app = github_webhooks.short_way(services, app.wsgi_app)  # type: ignore[method-assign,assignment]
     return app
 
 
