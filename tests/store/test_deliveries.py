@@ -5,10 +5,13 @@ in one write, and the unfinished pipelines of a key."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
+from ci_bot.store import delivery_insert
 from ci_bot.store.store import Store, utcnow
 from tests.pipelines import create_pipeline
 
@@ -92,3 +95,65 @@ def test_unfinished_with_meta_leaves_out_finished_pipelines(store: Store) -> Non
     store.cancel(first, actor="test")
     assert store.unfinished_with_meta("github_key", "acme/app#pr7") == [second]
     assert store.unfinished_with_meta("github_key", "acme/app#pr8") == []
+
+
+def test_a_stored_delivery_is_committed_before_record_delivery_returns(
+    store: Store, database_url: str
+) -> None:
+    """What a 202 promises: another connection (another process) sees the row at once."""
+    assert store.record_delivery("seen", "github", "push", '{"a": 1}')
+    other = Store(database_url)
+    try:
+        assert other.delivery("seen").payload == '{"a": 1}'
+    finally:
+        other.close()
+
+
+def test_sqlite_inserts_go_on_after_the_writer_thread_went_idle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer thread ends when idle (its connection closed, its WAL checkpointed);
+    the next delivery starts another, and both rows are there."""
+    monkeypatch.setattr(delivery_insert, "IDLE", 0.01)
+    monkeypatch.setattr(delivery_insert, "QUIET", 0.01)
+    store = Store(f"sqlite:///{tmp_path}/db.sqlite")
+    try:
+        assert store.record_delivery("before", "github", "push", "{}")
+        wait_until(lambda: not writer_threads())
+        assert store.record_delivery("after", "github", "push", "{}")
+        assert not store.record_delivery("before", "github", "push", "{}")
+        assert [d.id for d in store.unhandled_deliveries()] == ["before", "after"]
+    finally:
+        store.close()
+
+
+def test_a_failed_sqlite_insert_raises_in_its_request_and_the_next_is_stored(
+    tmp_path: Path,
+) -> None:
+    """An insert the database fails (not a duplicate: here a trigger's runtime error)
+    raises in the request that waits for it (a 500), and the writer goes on."""
+    store = Store(f"sqlite:///{tmp_path}/db.sqlite")
+    try:
+        with store.engine.begin() as connection:
+            connection.exec_driver_sql(
+                "CREATE TRIGGER refuse BEFORE INSERT ON deliveries WHEN NEW.id = 'bad' "
+                "BEGIN SELECT json('{ refused'); END"
+            )
+        with pytest.raises(Exception, match="malformed JSON"):
+            store.record_delivery("bad", "github", "push", "{}")
+        assert store.record_delivery("good", "github", "push", "{}")
+        assert [d.id for d in store.unhandled_deliveries()] == ["good"]
+    finally:
+        store.close()
+
+
+def writer_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "ci-bot-delivery-writer"]
+
+
+def wait_until(condition: Callable[[], bool]) -> None:
+    """Poll ``condition`` (a bounded wait for a state, not a timing assertion)."""
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.01)
