@@ -6,8 +6,14 @@ Row 1, "2 000 signed pushes, 32 clients": ci-bot's app and a bare Flask app that
 only checks the HMAC and answers 202, each in its own process on the same waitress
 configuration ``ci-bot serve`` uses (``bench/webhook_server.py``), are sent the same
 signed push deliveries by the same client (32 threads, one keep-alive connection
-each), alternately, a fresh server each round.  The rate is ci-bot's over bare's
-(target ≥ 0.5×); the p99 latencies are in the notes (target ≤ 50 ms).
+each), alternately, a fresh server each round.  Each side gets one process and
+waitress with the same options and thread count (``server_options()``, the threads
+``sizing.http_threads()`` gives this machine); the notes say which.  The rate is
+ci-bot's over bare's (target ≥ 0.5×); the p99 latencies are in the notes (target
+≤ 50 ms), and so is each server's CPU time per request during the burst (its own
+process, from ``/proc``): on a shared machine it varies less than the rates, and
+it counts what ci-bot's process does meanwhile besides answering (queue workers
+handling the first deliveries, the engine running their pipelines).
 
 Row 2, "the same 2 000 deliveries handled after the burst": from the burst's last
 answer until every delivery is stored with its outcome (the queue drained), read
@@ -40,6 +46,8 @@ from pathlib import Path
 
 from harness import Row, Samples, interleave
 
+from ci_bot.sizing import cores, http_threads
+
 HERE = Path(__file__).resolve().parent
 SECRET = "bench-webhook-secret"
 CLIENTS = 32
@@ -65,6 +73,8 @@ def run(quick: bool) -> list[Row]:
         rounds_seen = itertools.count()
         ours_p99: list[float] = []
         bare_p99: list[float] = []
+        ours_cpu: list[float] = []
+        bare_cpu: list[float] = []
         drains: list[float] = []
         notes: list[str] = []
 
@@ -72,7 +82,9 @@ def run(quick: bool) -> list[Row]:
             number = next(rounds_seen)
             requests = push_deliveries(repos, f"r{number}")
             with Server("ci-bot", root / f"data-{number}") as server:
+                cpu = server.cpu_seconds()
                 rate, p99, refused = burst(server.port, requests)
+                ours_cpu.append((server.cpu_seconds() - cpu) * 1000 / len(requests))
                 ended = time.perf_counter()
                 statuses = server.wait_drained(len(requests))
                 drains.append(time.perf_counter() - ended)
@@ -87,7 +99,9 @@ def run(quick: bool) -> list[Row]:
         def bare_round() -> float:
             requests = push_deliveries(repos, "bare")
             with Server("bare", root / "data-bare") as server:
+                cpu = server.cpu_seconds()
                 rate, p99, _ = burst(server.port, requests)
+                bare_cpu.append((server.cpu_seconds() - cpu) * 1000 / len(requests))
             bare_p99.append(p99)
             return rate
 
@@ -95,6 +109,14 @@ def run(quick: bool) -> list[Row]:
     p99_line = (
         f"p99 ci-bot {Samples(tuple(ours_p99)).spread()} (target ≤ 50 ms), "
         f"bare {Samples(tuple(bare_p99)).spread()}"
+    )
+    cpu_line = (
+        f"server CPU per request ci-bot {Samples(tuple(ours_cpu)).spread('ms')}, "
+        f"bare {Samples(tuple(bare_cpu)).spread('ms')}"
+    )
+    config = (
+        f"each side: 1 process, waitress with {http_threads()} threads "
+        f"(sizing.http_threads() on {cores()} cores), the same options; the same client"
     )
     count = f"{pushes:,}".replace(",", " ")  # 2 000, as the issue writes it
     drained = Samples(tuple(drains))
@@ -107,7 +129,7 @@ def run(quick: bool) -> list[Row]:
             unit="req/s",
             baseline_label="bare Flask",
             higher_is_better=True,
-            notes=[p99_line, "same waitress config and threads; one client for both"],
+            notes=[p99_line, cpu_line, config],
         ),
         Row(
             f"the same {count} deliveries handled after the burst",
@@ -298,6 +320,11 @@ class Server:
         self.process.terminate()
         self.process.wait(30)
         self._log.close()
+
+    def cpu_seconds(self) -> float:
+        """CPU time the server process has used so far (user + system, its threads)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def wait_drained(self, expected: int) -> Counter[str]:
         """Poll the database until ``expected`` deliveries are stored and none waits."""
