@@ -14,7 +14,7 @@ queue worker, so this handler's time does not depend on the repository.
 
 A POST reaches the handler straight from WSGI (``short_way``, which ``create_app``
 puts in front of Flask): Flask's request context, URL matching, before/after
-hooks and response object cost about 0.25 ms a request, a third of the handler's
+hooks and response object cost about 0.35 ms a request, over a third of the handler's
 own time, and give a webhook nothing (it needs no session, user or template).
 The Flask route stays for the URL map (a GET gets its 405 as before).
 """
