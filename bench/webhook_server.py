@@ -5,8 +5,9 @@ very waitress configuration ``ci-bot serve`` uses (``ci_bot.web.server``).
 
 Prints the port it listens on (127.0.0.1, a free one), then serves until killed.
 ``ci-bot`` is ``serve`` with one difference: an executor that starts no container
-and reports every node done, since the benchmark measures delivery handling, not
-builds.  It logs as ``serve`` does (one line per delivery, to stderr).
+(and builds no workspace image, nor the ``.git`` that goes into one) and reports every
+node done, since the benchmark measures delivery handling, not builds.  It logs as
+``serve`` does (one line per delivery, to stderr).
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from ci_bot.web.server import create_server
 
 
 class NoContainers(FakeExecutor):
-    """Every node runs at once and succeeds: no Docker in the way of the queue."""
+    """Every node runs at once and succeeds: no Docker in the way of the queue.  Made
+    with ``builds_workspaces=False``: as no workspace image is built, neither is the
+    ``/workspace/.git`` that goes into one."""
 
     def _take(self, spec: ExecSpec) -> Expect | None:
         return Expect(spec.node_path)
@@ -60,7 +63,7 @@ def ci_bot_app(data_dir: Path, secret: str) -> Any:
     settings = Settings.from_env(
         {}, data_dir=data_dir, github_webhook_secret=secret, allow_local_clones=True
     )
-    services = open_services(settings, executor=NoContainers())
+    services = open_services(settings, executor=NoContainers(builds_workspaces=False))
     app = create_app(services)
     services.start()
     return app

@@ -11,7 +11,6 @@ Nothing here changes the repository it reads.
 from __future__ import annotations
 
 import logging
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,7 +91,12 @@ class History:
             self._in(work_tree, *fetch, self.path.resolve().as_uri(), sha)
             self._point_head(work_tree, sha, branch, tag)
             self._in(work_tree, "read-tree", sha)  # the index: `git status` is clean
-            shutil.move(str(work_tree / ".git"), dest)
+            try:  # a rename: whole or not at all, for a reader in another process
+                (work_tree / ".git").rename(dest)
+            except OSError:
+                if not dest.is_dir():
+                    raise
+                return  # another process wrote the same directory first: that one stays
         logger.info("wrote %s at %s (depth %s) into %s", self.name, sha[:12], depth or "full", dest)
 
     def _point_head(self, work_tree: Path, sha: str, branch: str, tag: str) -> None:

@@ -2,12 +2,14 @@
 
 At launch, ``<source>.facts/`` records what the commit's history says, while the
 mirror is at hand: what changed since the base (``CI_BASE_SHA`` and the list
-behind ``$CI_CHANGED_FILES``), a ``.git`` for each ``git_depth`` the Execs use,
-and for a tag the commits since the previous one (its release notes).  Nodes
-get them through ``build_spec``: the env, and files added to the workspace
-image (``/workspace/.git``, ``/ci/changed-files``) — once per pipeline and
-image, so every node starts from the same pristine copy at no cost per node.
-Retention removes the directory with the snapshot.
+behind ``$CI_CHANGED_FILES``), the promise of a ``.git`` for each ``git_depth``
+the Execs use (``workspace_git``: written when a workspace is first built, so a
+pipeline that never starts a container never pays for it), and for a tag the
+commits since the previous one (its release notes).  Nodes get them through
+``build_spec``: the env, and files added to the workspace image
+(``/workspace/.git``, ``/ci/changed-files``) — once per pipeline and image, so
+every node starts from the same pristine copy at no cost per node.  Retention
+removes the directory with the snapshot.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ci_bot import workspace_git
 from ci_bot.git import Commit
 from ci_bot.history import History
 from ci_bot.tree.changes import ChangeSet
@@ -77,15 +80,16 @@ def record_changes(source: Path, changes: ChangeSet, files: Iterable[str]) -> No
 def record_history(
     source: Path, history: History | None, event: Event, depths: Iterable[int]
 ) -> None:
-    """Write a ``.git`` for each depth not written yet, and a tag's release history."""
+    """Promise a ``.git`` for each depth (written when a workspace needs it), and write a
+    tag's release history."""
     if history is None or not event.sha:
         return  # a directory that is no repository: its nodes get no .git
     facts = facts_dir(source)
     facts.mkdir(exist_ok=True)
     for depth in sorted(set(depths)):
-        dest = facts / f"git-{depth}"
-        if not dest.exists():
-            history.write_git_dir(event.sha, dest, depth, branch=event.branch, tag=event.tag)
+        workspace_git.promise(
+            facts / f"git-{depth}", history, event.sha, depth, branch=event.branch, tag=event.tag
+        )
     if event.tag and not (facts / _RELEASE).exists():
         _record_release(facts, history, event)
 
@@ -118,10 +122,12 @@ def change_env(source_dir: Path) -> dict[str, str]:
 
 
 def workspace_extras(source_dir: Path, depth: int) -> tuple[tuple[Path, str], ...]:
-    """(file on the bot's machine, path in the container) to add to the workspace image."""
+    """(file on the bot's machine, path in the container) to add to the workspace image;
+    the ``.git`` may be only promised yet: whoever builds the image calls
+    ``workspace_git.provide`` on these paths first."""
     facts = _facts_of(source_dir)
     extras = []
-    if (facts / f"git-{depth}").is_dir():
+    if workspace_git.promised(facts / f"git-{depth}"):
         extras.append((facts / f"git-{depth}", GIT_DIR))
     if (facts / _LIST).is_file():
         extras.append((facts / _LIST, CHANGED_FILES))

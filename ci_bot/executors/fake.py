@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ci_bot import workspace_git
 from ci_bot.executors.base import (
     CANCELLED,
     DONE,
@@ -37,6 +38,9 @@ class Expect:
 
 @dataclass
 class FakeExecutor:
+    """Replays expectations; like a real executor, it writes the ``.git`` a node's
+    workspace gets (``builds_workspaces=False``: an executor that builds none)."""
+
     expected: list[Expect] = field(default_factory=list)
     ran: list[ExecSpec] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
@@ -44,6 +48,7 @@ class FakeExecutor:
     discarded: list[str] = field(default_factory=list)  # pipeline ids, by discard_pipeline
     image_ids: dict[str, str | None] = field(default_factory=dict)  # for image_id()
     peak: int = 0
+    builds_workspaces: bool = True
     _active: dict[str, threading.Event] = field(default_factory=dict)
     _killed: set[str] = field(default_factory=set)  # killed before their run() began
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -66,6 +71,8 @@ class FakeExecutor:
             self._active[spec.execution_id] = cancel
             self.peak = max(self.peak, len(self._active))
         try:
+            if self.builds_workspaces:
+                workspace_git.provide(here for here, _ in spec.workspace_extras)
             if on_started:
                 on_started(f"fake-{spec.execution_id}")
             spec.log_path.parent.mkdir(parents=True, exist_ok=True)

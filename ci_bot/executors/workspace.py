@@ -7,7 +7,8 @@ Dockerfile and no FROM, so nothing here can pull. Every Exec container of the
 pipeline then gets its own copy-on-write /workspace for free: a node deleting
 files never affects another, and a reset node starts clean.  The same layer
 carries the spec's ``workspace_extras`` (the commit's ``.git`` at a node's
-``git_depth``, ``/ci/changed-files``), so they cost one build, not one per node.
+``git_depth``, ``/ci/changed-files``), so they cost one build, not one per node; the
+``.git`` is written here, for the first image that needs it (``workspace_git``).
 
 Derived images are named after (pipeline, image), so an executor started after a
 crash finds the ones already built; they carry the ``ci-bot.pipeline`` label and
@@ -33,9 +34,11 @@ from typing import IO
 from docker import DockerClient
 from docker.errors import APIError, ImageNotFound
 
+from ci_bot import workspace_git
 from ci_bot.errors import ExecutorError
 from ci_bot.executors.base import LABEL_BOT, LABEL_PIPELINE
 from ci_bot.executors.images import missing_image_message
+from ci_bot.git import GitError
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +149,10 @@ class WorkspaceImages:
         source, extras = files
         if not source.is_dir():
             raise ExecutorError(f"the source directory {source} does not exist")
+        try:  # the commit's .git, promised at launch, is written for the first image
+            workspace_git.provide(here for here, _ in extras)
+        except GitError as error:
+            raise ExecutorError(str(error)) from None
         try:
             logger.debug("docker images.get %s", image)
             base = client.images.get(image)

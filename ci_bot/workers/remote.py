@@ -18,8 +18,10 @@ from typing import Any
 
 from celery.result import AsyncResult
 
+from ci_bot import workspace_git
 from ci_bot.executors.base import WORKER_ERROR, ExecResult, ExecSpec, RunningContainer
 from ci_bot.executors.docker import DockerExecutor
+from ci_bot.git import GitError
 from ci_bot.settings import Settings
 from ci_bot.store.shared import SharedFile
 from ci_bot.store.store import Store
@@ -59,6 +61,10 @@ class CeleryExecutor:
             self.sync.push(pipeline_id, spec.data_dir, self._synced.get(pipeline_id, {}))
             self._synced[pipeline_id] = dict(self.store.shared_files(pipeline_id))
             extras = [here for here, _ in workspace_extras(spec)]
+            try:  # the worker gets the .git launching promised
+                workspace_git.provide(extras)
+            except GitError as error:
+                return ExecResult(WORKER_ERROR, None, str(error))
             extras_blob = self.sync.publish_paths(extras) if extras else None
         logger.info("celery send %s to %s", spec.node_path, queue_for(spec.runs_on))
         # Secrets never travel through the broker: the worker reads them by name from the

@@ -1,7 +1,7 @@
 """``/workspace/.git`` in real containers: ``git log`` works, ``git_depth`` is honoured,
 every node still starts from a pristine copy, and the history costs one workspace build
-per pipeline and image however many nodes there are — and it is kept until the pipeline
-is archived, so a reset node starts without a build."""
+per pipeline and image however many nodes there are (written then, not at launch) — and
+it is kept until the pipeline is archived, so a reset node starts without a build."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from ci_bot.engine import launch_facts
 from ci_bot.executors.base import LABEL_BOT, LABEL_EXECUTION, LABEL_PIPELINE
 from ci_bot.executors.workspace import LABEL_BASE_IMAGE
 from ci_bot.retention import archive_old, sweep_workspaces
@@ -59,6 +60,8 @@ def test_git_log_works_inside_a_node(make_bot: Callable[..., Bot], python_image:
     """
     repo = history_repo(bot, config(body, image=python_image))
     pipeline_id = bot.launch(repo)
+    facts = launch_facts.facts_dir(Path(bot.store.pipeline(pipeline_id).source_dir))
+    assert list(facts.glob("git-*/")) == [], "launching only promises the .git"
     assert bot.run(pipeline_id).state is State.DONE
     assert log(bot.only(pipeline_id, "/history"))[:5] == [
         "third",
