@@ -10,7 +10,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from ci_bot.engine import launch_facts
 from ci_bot.errors import CiBotError, ConfigError, ConfigProblem
@@ -81,11 +83,13 @@ def launch(
     trusted: bool = True,
     dirty: bool = False,
     history: History | None = None,
+    metas: Mapping[str, Any] | None = None,
 ) -> int:
     """Store the pipeline that ``event`` selects from the config in ``source``;
     ``trusted=False`` (a pull request from a fork) means its Execs get no secrets;
     ``dirty``: ``source`` has uncommitted changes on top of ``commit``; ``history``
-    (the repository's, when there is one) gives the nodes their ``.git``."""
+    (the repository's, when there is one) gives the nodes their ``.git``; ``metas``
+    are stored with the pipeline, in one write."""
     config_file = next((name for name in CONFIG_FILES if (source / name).is_file()), None)
     if config_file is None:
         raise NoPipeline(f"no {' or '.join(CONFIG_FILES)} at the root of the repository")
@@ -121,7 +125,7 @@ def launch(
         trusted=trusted,
         dirty=dirty,
     )
-    return store.create_pipeline(new, tree, skipped)
+    return store.create_pipeline(new, tree, skipped, metas)
 
 
 def generate_tree(

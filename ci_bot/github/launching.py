@@ -169,16 +169,15 @@ def _launch_once(
             commit,
             trusted=request.trusted,
             history=history,
+            metas=_origin(request, event, key, once),
         )
-        _remember(bot, pipeline_id, request, event, key, once)
     bot.services.engine.wake()
     note = f" ({decision.reason})" if decision.reason else ""
     return f"pipeline {pipeline_id} launched for {event.name} at {event.sha[:12]}{note}"
 
 
-def _remember(
-    bot: GitHubBot, pipeline_id: int, request: LaunchRequest, event: Event, key: str, once: str
-) -> None:
+def _origin(request: LaunchRequest, event: Event, key: str, once: str) -> dict[str, Any]:
+    """Where a pipeline came from (its meta): what reporting, duplicates and cron read."""
     meta: dict[str, Any] = {
         "github_repo": event.repo,
         "github_installation": request.repo.installation,
@@ -193,7 +192,7 @@ def _remember(
         meta |= {"github_pr": request.pr, "github_head_repo": request.head_repo}
     if request.once_per_commit:
         meta["github_once"] = once
-    bot.store.set_metas(pipeline_id, meta)
+    return meta
 
 
 def _config_error(

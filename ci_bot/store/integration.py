@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from ci_bot.store.delivery_insert import DeliveryInsert
 from ci_bot.store.records import Delivery
@@ -98,6 +99,20 @@ class IntegrationRecords(Transactions):
     def set_metas(self, pipeline_id: int, values: Mapping[str, Any]) -> None:
         """``set_meta`` for each of ``values``, in one transaction (a launch notes nine)."""
         with self._write() as session:
+            self._put_metas(session, pipeline_id, values)
+
+    @staticmethod
+    def _new_metas(session: Session, pipeline_id: int, values: Mapping[str, Any]) -> None:
+        """``values`` as the meta of a pipeline inserted in the caller's write."""
+        session.add_all(
+            PipelineMetaRow(pipeline_id=pipeline_id, key=key, value=json.dumps(value))
+            for key, value in values.items()
+        )
+
+    @staticmethod
+    def _put_metas(session: Session, pipeline_id: int, values: Mapping[str, Any]) -> None:
+        """Insert or update ``values`` as the pipeline's meta, in the caller's write."""
+        if values:
             rows = session.scalars(
                 select(PipelineMetaRow).where(
                     PipelineMetaRow.pipeline_id == pipeline_id,

@@ -120,8 +120,15 @@ class Store(
 
     # --- pipelines -------------------------------------------------------------------
 
-    def create_pipeline(self, new: NewPipeline, tree: Node, skipped: Mapping[str, str]) -> int:
-        """Insert a pipeline and its nodes; Execs below a skipped node start skipped."""
+    def create_pipeline(
+        self,
+        new: NewPipeline,
+        tree: Node,
+        skipped: Mapping[str, str],
+        metas: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Insert a pipeline and its nodes; Execs below a skipped node start skipped.
+        ``metas`` are written in the same transaction: nothing sees the pipeline without."""
         with self._write() as session:
             row = PipelineRow(
                 **{f.name: getattr(new, f.name) for f in fields(new)},
@@ -144,6 +151,7 @@ class Store(
                         skip_reason=reason,
                     )
                 )
+            self._new_metas(session, row.id, metas or {})
             session.flush()
             self._apply_skips(session, row.id)
             self._event(session, row.id, "/", "created", State.PENDING, f"from {new.entry}")
