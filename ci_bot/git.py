@@ -22,7 +22,7 @@ import stat
 import subprocess
 import tarfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +62,14 @@ class Snapshot:
 
     commit: Commit
     config: tuple[str, str] | None
+
+
+@dataclass(frozen=True)
+class Lookups:
+    """What ``Mirrors.snapshots`` read: snapshots by ref, and which other refs are commits."""
+
+    snapshots: Mapping[str, Snapshot]
+    commits: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -198,11 +206,30 @@ class Mirrors:
         """The commit ``ref`` names and its config (the first of CONFIG_FILES present),
         read by one ``git cat-file --batch``: what launching needs, in one process."""
         path = self._existing(repo)
-        if not ref or ref.startswith("-") or not ref.isprintable() or " " in ref:
+        if not _usable_ref(ref):
             raise GitError(f"{ref!r} is not a git ref or commit sha")
-        commit_name = f"{ref}^{{commit}}"
-        names = [commit_name, *(f"{commit_name}:{name}" for name in CONFIG_FILES)]
-        objects = _cat_file(path, names)
+        return self._snapshot_of(repo, ref, _cat_file(path, _snapshot_names(ref)))
+
+    def snapshots(self, repo: str, refs: Sequence[str], also: Sequence[str] = ()) -> Lookups:
+        """``snapshot`` of each of ``refs`` (those it fails for are left out: ``snapshot``
+        says why) and which of ``also`` are commits, all from one ``git cat-file``."""
+        path = self._existing(repo)
+        refs = [ref for ref in dict.fromkeys(refs) if _usable_ref(ref)]
+        also = [ref for ref in dict.fromkeys(also) if _usable_ref(ref)]
+        names = [name for ref in refs for name in _snapshot_names(ref)]
+        objects = _cat_file(path, [*names, *(f"{ref}^{{commit}}" for ref in also)])
+        found: dict[str, Snapshot] = {}
+        width = 1 + len(CONFIG_FILES)
+        for index, ref in enumerate(refs):
+            try:
+                found[ref] = self._snapshot_of(repo, ref, objects[index * width :][:width])
+            except GitError:
+                continue
+        tail = zip(also, objects[len(names) :], strict=True)
+        commits = frozenset(ref for ref, seen in tail if seen is not None and seen[0] == "commit")
+        return Lookups(found, commits)
+
+    def _snapshot_of(self, repo: str, ref: str, objects: Sequence[_Object | None]) -> Snapshot:
         found = objects[0]
         if found is None or found[0] != "commit":
             raise GitError(f"{ref} is not a commit in the mirror of {repo}. {_RESOLVE_HINT}")
@@ -314,7 +341,21 @@ _RESOLVE_HINT = "Fetch it first (refs/pull/N/head needs an extra refspec) or che
 _COMMIT_AUTHOR = re.compile(rb"^author (.*?) <", re.MULTILINE)
 
 
-def _cat_file(path: Path, names: Sequence[str]) -> list[tuple[str, str, bytes] | None]:
+_Object = tuple[str, str, bytes]  # type, sha, content
+
+
+def _usable_ref(ref: str) -> bool:
+    """A ref or sha that can go on a ``cat-file --batch`` line (and never reads as an option)."""
+    return bool(ref) and not ref.startswith("-") and ref.isprintable() and " " not in ref
+
+
+def _snapshot_names(ref: str) -> list[str]:
+    """The objects a snapshot reads: the commit, then each of CONFIG_FILES in it."""
+    commit_name = f"{ref}^{{commit}}"
+    return [commit_name, *(f"{commit_name}:{name}" for name in CONFIG_FILES)]
+
+
+def _cat_file(path: Path, names: Sequence[str]) -> list[_Object | None]:
     """(type, sha, content) of each object ``names`` name in the repository at ``path``
     (None for a missing one), from one ``git cat-file --batch``."""
     logger.debug("git cat-file --batch %s (in %s)", " ".join(names), path)
@@ -333,7 +374,7 @@ def _cat_file(path: Path, names: Sequence[str]) -> list[tuple[str, str, bytes] |
         words = done.stderr.decode("utf-8", "replace").strip()
         raise GitError(f"git cat-file failed in {path}: {words or done.returncode}")
     out, position = done.stdout, 0
-    found: list[tuple[str, str, bytes] | None] = []
+    found: list[_Object | None] = []
     for _ in names:
         end = out.index(b"\n", position)
         header = out[position:end].decode("utf-8", "replace").split(" ")

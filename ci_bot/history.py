@@ -11,7 +11,10 @@ Nothing here changes the repository it reads.
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +66,32 @@ class History:
         (the old and the new path), so moving a file out of a directory changes it too."""
         out = self._git("diff", "--name-only", "--no-renames", "-z", base, sha)
         return ChangeSet.of(base, (path for path in out.split("\0") if path))
+
+    def changes_between(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], ChangeSet]:
+        """``changes(base, sha)`` for each (base, sha) pair — both commits of this
+        repository — from one ``git diff-tree --stdin``."""
+        pairs = list(dict.fromkeys(pairs))
+        if not pairs:
+            return {}
+        # `--always`: a header (the commit) for every pair, changed files or not.
+        args = ("diff-tree", "-r", "--name-only", "--no-renames", "-z", "--always", "--stdin")
+        lines = "".join(f"{sha} {base}\n" for base, sha in pairs)
+        fields = [field for field in self._git_with_input(lines, *args).split("\0") if field]
+        asked = {sha for _, sha in pairs}
+        if sum(field in asked for field in fields) != len(pairs):
+            # A file named like a commit asked for: the split would be unsure; one by one.
+            return {(base, sha): self.changes(base, sha) for base, sha in pairs}
+        found: dict[tuple[str, str], ChangeSet] = {}
+        position = 0
+        for base, sha in pairs:
+            if fields[position] != sha:
+                raise GitError(
+                    f"git diff-tree in {self.name} answered {fields[position]} for {sha}"
+                )
+            end = next((i for i in range(position + 1, len(fields)) if fields[i] in asked), None)
+            found[(base, sha)] = ChangeSet.of(base, fields[position + 1 : end])
+            position = end if end is not None else len(fields)
+        return found
 
     def commits(
         self, since: str | None, sha: str, limit: int = MAX_RELEASE_COMMITS
@@ -123,6 +152,22 @@ class History:
 
     def _git(self, *args: str) -> str:
         return self._in(self.path, *args)
+
+    def _git_with_input(self, text: str, *args: str) -> str:
+        """Run git in the repository with ``text`` on its stdin; its stdout."""
+        logger.debug("git %s (in %s), %d lines in", " ".join(args), self.path, text.count("\n"))
+        done = subprocess.run(
+            ["git", *args],
+            cwd=self.path,
+            input=text.encode("utf-8", "surrogateescape"),
+            capture_output=True,
+            env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+            check=False,
+        )
+        if done.returncode != 0:
+            words = " ".join(done.stderr.decode("utf-8", "replace").split())
+            raise GitError(f"git {args[0]} in {self.name} failed: {words or done.returncode}")
+        return done.stdout.decode("utf-8", "surrogateescape")
 
     def _in(self, cwd: Path, *args: str) -> str:
         return run_git(cwd, *args, failed=f"git {args[0]} in {self.name} failed", hint="")

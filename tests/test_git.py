@@ -211,6 +211,21 @@ def test_config_file_precedence(
     assert mirrors.read_config(REPO, sha) == expected
 
 
+def test_snapshots_read_many_commits_as_snapshot_reads_each(
+    mirrors: Mirrors, remote: tuple[str, str]
+) -> None:
+    url, old = remote
+    new = push_files(url, {"conducto.cfg": "v2\n"}, "second")
+    mirrors.fetch(REPO, url)
+    missing = "0" * 39 + "1"
+    lookups = mirrors.snapshots(REPO, [old, new, missing, "--upload-pack=x"], [old, missing])
+    assert list(lookups.snapshots) == [old, new]  # what fails, `snapshot` says why
+    for sha in (old, new):
+        assert lookups.snapshots[sha] == mirrors.snapshot(REPO, sha)
+    assert lookups.snapshots[new].config == ("conducto.cfg", "v2\n")
+    assert lookups.commits == {old}
+
+
 def test_commit(mirrors: Mirrors, remote: tuple[str, str]) -> None:
     url, _ = remote
     sha = push_files(url, {"x": "y"}, "Fix the widget\n\nIt was broken.")

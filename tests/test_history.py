@@ -107,6 +107,32 @@ def test_a_rename_counts_for_both_paths(tmp_path: Path, mirror: tuple[str, Histo
     assert changes.files == ("services/a/app.py", "services/b.py")
 
 
+def test_changes_between_many_pairs_are_each_pairs_changes(
+    tmp_path: Path, mirror: tuple[str, History]
+) -> None:
+    url, _ = mirror
+    shas = [git(work_tree(url), "rev-parse", "HEAD")]
+    shas.append(push_files(url, {"services/a/app.py": "b\n", "x y.txt": "z"}, "two"))
+    shas.append(push_files(url, {"services/b/new.py": "c\n"}, "three"))
+    history = refetch(tmp_path, url)
+    pairs = [(shas[0], shas[1]), (shas[1], shas[2]), (shas[2], shas[2]), (shas[0], shas[2])]
+    assert history.changes_between(pairs) == {pair: history.changes(*pair) for pair in pairs}
+    assert history.changes_between(pairs)[(shas[2], shas[2])].files == ()
+
+
+def test_a_file_named_like_a_commit_does_not_confuse_changes_between(
+    tmp_path: Path, mirror: tuple[str, History]
+) -> None:
+    url, _ = mirror
+    first = git(work_tree(url), "rev-parse", "HEAD")
+    second = push_files(url, {"a.txt": "a\n"}, "two")
+    third = push_files(url, {second: "named like the second commit\n"}, "three")
+    history = refetch(tmp_path, url)
+    pairs = [(second, third), (first, second)]
+    assert history.changes_between(pairs) == {pair: history.changes(*pair) for pair in pairs}
+    assert history.changes_between(pairs)[(second, third)].files == (second,)
+
+
 @pytest.mark.parametrize("depth", [1, 2, 0])
 def test_a_git_dir_holds_the_commit_at_its_depth(
     tmp_path: Path, mirror: tuple[str, History], depth: int

@@ -3,7 +3,8 @@
 "Is a pipeline with this key active? then launch" is one step under the store's
 lock for that key (``launching``), so two deliveries for one pull request cannot
 both win, while other keys launch in parallel.  ``fetch`` goes through the worker
-thread's ``FetchBatch`` when one is open (``fetches``).
+thread's ``FetchBatch`` when one is open (``fetches``), ``snapshot`` through its
+``ReadBatch`` (``reads``).
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from ci_bot.errors import IntegrationError
-from ci_bot.git import Mirrors, mask
+from ci_bot.git import Mirrors, Snapshot, mask
 from ci_bot.github.events import Repo
 from ci_bot.github.fetches import FetchBatch
+from ci_bot.github.reads import ReadBatch
 from ci_bot.secrets.masking import SecretValues, text_masker
 from ci_bot.settings import Settings
 from ci_bot.store.store import Store
+from ci_bot.tree.changes import ChangeSet
 from integrations.github.api import GitHubApi
 
 if TYPE_CHECKING:
@@ -65,14 +68,27 @@ class GitHubBot:
         else:
             batch.fetch(self.mirrors, repo.full_name, url, refs)
 
+    def snapshot(self, repo: str, ref: str) -> Snapshot:
+        """``mirrors.snapshot``, through the worker thread's ``ReadBatch`` when one is open."""
+        reads: ReadBatch | None = getattr(self._thread, "reads", None)
+        if reads is None:
+            return self.mirrors.snapshot(repo, ref)
+        return reads.snapshot(self.mirrors, repo, ref)
+
+    def changes_read(self, repo: str, before: str, sha: str) -> ChangeSet | None:
+        """A push's changes since ``before`` when the open ``ReadBatch`` read them."""
+        reads: ReadBatch | None = getattr(self._thread, "reads", None)
+        return None if reads is None else reads.changes(repo, before, sha)
+
     @contextmanager
-    def fetching(self, batch: FetchBatch) -> Iterator[None]:
-        """``fetch`` calls in this thread share ``batch`` until the block ends."""
-        self._thread.batch = batch
+    def fetching(self, batch: FetchBatch, reads: ReadBatch | None = None) -> Iterator[None]:
+        """``fetch`` calls in this thread share ``batch``, and ``snapshot`` calls
+        ``reads``, until the block ends."""
+        self._thread.batch, self._thread.reads = batch, reads
         try:
             yield
         finally:
-            self._thread.batch = None
+            self._thread.batch = self._thread.reads = None
 
     def comment(self, repo: Repo, number: int, text: str) -> bool:
         """Post a comment; a GitHub failure is logged (it never fails the caller's work)."""

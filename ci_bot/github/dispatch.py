@@ -2,10 +2,11 @@
 started by hand, stored the same way): one stored delivery, handled once.
 
 Jobs queue in a lane per repository; ``handle_deliveries`` takes every delivery
-waiting in one lane, fetches the repository once for all of them, then handles
-each in order.  ``handle_delivery`` re-reads a delivery from the store, routes it
-and does the work; its outcome (a sentence) and status (handled, deferred, failed) go back to
-the store, so a restarted bot resubmits only what was never finished.  Nothing
+waiting in one lane, fetches the repository once for all of them (and reads their
+commits, configs and changes together: ``reads``), then handles each in order.
+``handle_delivery`` re-reads a delivery from the store, routes it and does the work;
+its outcome (a sentence) and status (handled, deferred, failed) go back to the store,
+so a restarted bot resubmits only what was never finished.  Nothing
 here raises into the queue: a failure is logged and recorded.
 """
 
@@ -34,6 +35,7 @@ from ci_bot.github.events import (
 )
 from ci_bot.github.fetches import FetchBatch, union_of_needs
 from ci_bot.github.launching import Deferred, launch_request, request_for_pr, request_for_ref
+from ci_bot.github.reads import ReadBatch, Want, wants_of
 from ci_bot.queue import InProcessQueue
 from ci_bot.slack_reruns import attach_slack_reruns
 from ci_bot.store.records import Delivery, RunEvent
@@ -53,8 +55,10 @@ def handle_deliveries(bot: GitHubBot, delivery_ids: Sequence[str]) -> None:
     (``fetches``); each is then handled and finished on its own, so a crash half-way
     leaves the rest ``received`` for the next start."""
     deliveries = [found for found in map(partial(_stored, bot), delivery_ids) if found]
-    needs = union_of_needs(need for need in map(partial(_fetch_need, bot), deliveries) if need)
-    with bot.fetching(FetchBatch(needs)):
+    needs = [need for need in map(partial(_lane_need, bot), deliveries) if need]
+    fetches = FetchBatch(union_of_needs((repo, refs) for repo, refs, _ in needs))
+    reads = ReadBatch(wants_of((repo, want) for repo, _, want in needs if want))
+    with bot.fetching(fetches, reads):
         for delivery in deliveries:
             bot.services.queue.foreground.wait_for_slack()  # a burst's answers first
             _handle(bot, delivery)
@@ -78,9 +82,12 @@ def _stored(bot: GitHubBot, delivery_id: str) -> Delivery | None:
     return delivery
 
 
-def _fetch_need(bot: GitHubBot, delivery: Delivery) -> tuple[str, tuple[str, ...]] | None:
-    """(repository, extra refs) that handling ``delivery`` will fetch, when that is known
-    up front; a delivery that cannot say is handled all the same, fetching for itself."""
+def _lane_need(
+    bot: GitHubBot, delivery: Delivery
+) -> tuple[str, tuple[str, ...], Want | None] | None:
+    """(repository, extra refs, commit) that handling ``delivery`` will fetch and read,
+    when that is known up front; a delivery that cannot say is handled all the same,
+    fetching and reading for itself."""
     if delivery.source != SOURCE:
         return None
     try:
@@ -89,9 +96,11 @@ def _fetch_need(bot: GitHubBot, delivery: Delivery) -> tuple[str, tuple[str, ...
     except (CiBotError, ValueError, RecursionError):
         return None  # its own handling records why
     if isinstance(work, PullRequest) and work.action != "closed":
-        return work.repo.full_name, request_for_pr(work, delivery.id).refs
+        want = Want(work.head_sha) if work.head_sha else None
+        return work.repo.full_name, request_for_pr(work, delivery.id).refs, want
     if isinstance(work, RefEvent):
-        return work.repo.full_name, ()
+        before = work.before if work.name == "push" else ""
+        return work.repo.full_name, (), Want(work.sha, before) if work.sha else None
     return None
 
 

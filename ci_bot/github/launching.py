@@ -102,11 +102,14 @@ def launch_request(bot: GitHubBot, request: LaunchRequest) -> str | Deferred:
     """Launch what ``request`` selects; the outcome in words (or Deferred)."""
     name = request.repo.full_name
     bot.fetch(request.repo, request.refs)
-    snapshot = bot.mirrors.snapshot(name, request.event.sha or request.ref)
+    snapshot = bot.snapshot(name, request.event.sha or request.ref)
     sha = snapshot.commit.sha
     history = bot.mirrors.history(name)
     event = dataclasses.replace(request.event, sha=sha)
-    changes = changes_since_base(history, event, request.before, request.repo.default_branch)
+    # A push's changes since its `before` may have been read with its lane's (`reads`).
+    changes = bot.changes_read(name, request.before, sha) if event.name == "push" else None
+    if changes is None:
+        changes = changes_since_base(history, event, request.before, request.repo.default_branch)
     event = dataclasses.replace(event, changes=changes)
     found = snapshot.config
     if found is None:

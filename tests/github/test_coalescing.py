@@ -4,6 +4,7 @@ the deliveries it concerns, and a crash half-way leaves the rest queued in the s
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import subprocess
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from ci_bot.engine import launch_facts
 from ci_bot.github import dispatch
 from tests.github.conftest import MakeBot
 from tests.gitrepos import make_bare_remote, push_files
@@ -80,6 +82,33 @@ def test_ten_queued_pushes_to_one_repository_take_one_fetch_and_launch_ten_pipel
         bot.store.pipeline(pid) for pid in bot.store.pipelines_with_meta("github_repo", "acme/app")
     ]
     assert sorted(p.sha for p in pipelines) == sorted(shas)
+
+
+def test_queued_pushes_read_their_commits_and_changes_together_each_its_own(
+    make_bot: MakeBot, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    url, shas = remote_with_commits(tmp_path, 6)
+    bot = make_bot(mode="none")
+    for index, sha in enumerate(shas):
+        before = shas[index - 1] if index else "0" * 40
+        if index == 3:
+            before = "f" * 40  # force-pushed away: not in the mirror, measured as a new branch
+        bot.deliver("push", push(url, "acme/app", before, sha), delivery=f"d{index}")
+    caplog.set_level(logging.DEBUG, logger="ci_bot")
+    bot.work()
+    started = [r.getMessage().split(" (in ")[0] for r in caplog.records]
+    assert sum(m.startswith("git cat-file --batch") for m in started) == 1
+    assert sum(m.startswith("git diff-tree") for m in started) == 1
+    alone = [m for m in started if m.startswith("git diff --name-only")]
+    assert alone == [f"git diff --name-only --no-renames -z {'f' * 40} {shas[3]}"]
+    changes = {}
+    for pipeline_id in bot.store.pipelines_with_meta("github_repo", "acme/app"):
+        pipeline = bot.store.pipeline(pipeline_id)
+        facts = launch_facts.facts_dir(Path(pipeline.source_dir))
+        changes[pipeline.sha] = json.loads((facts / "changes.json").read_text())
+    assert [changes[sha]["base_sha"] for sha in shas] == ["", *shas[:2], "", *shas[3:5]]
+    assert [changes[shas[n]]["files"] for n in (1, 2, 4, 5)] == [["version.txt"]] * 4
+    assert changes[shas[0]]["no_base"] and changes[shas[3]]["no_base"]
 
 
 def test_a_later_batch_fetches_again_for_what_was_pushed_since(
