@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ci_bot.store import statements as sql
 from ci_bot.store.delivery_insert import DeliveryInsert
 from ci_bot.store.records import Delivery
 from ci_bot.store.tables import (
@@ -50,11 +51,12 @@ class IntegrationRecords(Transactions):
         return self._insert_delivery(row)
 
     def finish_delivery(self, delivery_id: str, status: str, outcome: str = "") -> None:
-        with self._write() as session:
-            row = session.get(DeliveryRow, delivery_id)
-            if row is None:
+        values: dict[str, Any] = {"p_id": delivery_id, "p_status": status, "p_outcome": outcome}
+        with self._write() as session:  # one statement: every delivery of a burst ends here
+            values["p_handled_at"] = utcnow()
+            done = session.connection().execute(sql.FINISH_DELIVERY, values)
+            if done.rowcount == 0:
                 raise NotFound(f"no delivery {delivery_id}")
-            row.status, row.outcome, row.handled_at = status, outcome, utcnow()
 
     def delivery(self, delivery_id: str) -> Delivery:
         with self._read() as session:
@@ -100,14 +102,6 @@ class IntegrationRecords(Transactions):
         """``set_meta`` for each of ``values``, in one transaction (a launch notes nine)."""
         with self._write() as session:
             self._put_metas(session, pipeline_id, values)
-
-    @staticmethod
-    def _new_metas(session: Session, pipeline_id: int, values: Mapping[str, Any]) -> None:
-        """``values`` as the meta of a pipeline inserted in the caller's write."""
-        session.add_all(
-            PipelineMetaRow(pipeline_id=pipeline_id, key=key, value=json.dumps(value))
-            for key, value in values.items()
-        )
 
     @staticmethod
     def _put_metas(session: Session, pipeline_id: int, values: Mapping[str, Any]) -> None:

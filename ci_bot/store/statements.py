@@ -1,11 +1,12 @@
 """The SQL of the engine's hot path, built once.
 
 Every node of every pipeline is queued, marked running and finished: three writes
-that run thousands of times a day.  Built per call, a statement costs more Python
-(coercing its clauses, computing its cache key, the ORM's bookkeeping) than the
-database spends on it; built here once over the plain tables, with bound
-parameters (named ``p_<column>``: a parameter may not take a column's own name in an
-UPDATE), each run is a compiled-cache hit.  ``Store`` runs them on its write
+that run thousands of times a day (and a burst of deliveries creates a pipeline
+each).  Built per call, a statement costs more Python (coercing its clauses,
+computing its cache key, the ORM's bookkeeping) than the database spends on it;
+built here once over the plain tables, with bound parameters (named ``p_<column>``:
+a parameter may not take a column's own name in an UPDATE), each run is a
+compiled-cache hit.  ``Store`` runs them on its write
 session's connection, inside the same transaction as everything else.
 """
 
@@ -15,7 +16,15 @@ from typing import cast
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
 
-from ci_bot.store.tables import ExecutionRow, NodeRow, PipelineRow, ReuseRow, RunEventRow
+from ci_bot.store.tables import (
+    DeliveryRow,
+    ExecutionRow,
+    NodeRow,
+    PipelineMetaRow,
+    PipelineRow,
+    ReuseRow,
+    RunEventRow,
+)
 
 PIPELINES = cast(Table, PipelineRow.__table__)
 NODES = cast(Table, NodeRow.__table__)
@@ -103,6 +112,20 @@ END_EXECUTION = (
     )
 )
 
+_DELIVERIES = cast(Table, DeliveryRow.__table__)
+FINISH_DELIVERY = (
+    update(_DELIVERIES)
+    .where(_DELIVERIES.c.id == bindparam("p_id"))
+    .values(
+        status=bindparam("p_status"),
+        outcome=bindparam("p_outcome"),
+        handled_at=bindparam("p_handled_at"),
+    )
+)
+
+NEW_PIPELINE = insert(PIPELINES).returning(PIPELINES.c.id)
+NEW_NODES = insert(NODES)
+NEW_METAS = insert(cast(Table, PipelineMetaRow.__table__))
 NEW_EVENTS = insert(cast(Table, RunEventRow.__table__))
 REUSES = cast(Table, ReuseRow.__table__)
 NEW_REUSE = insert(REUSES)

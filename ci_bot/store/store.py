@@ -13,6 +13,7 @@ process changed the pipeline, a version it does not know makes it read again.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -86,6 +87,32 @@ class _Change:
         self.events.append((path, "state", told, message))
 
 
+def _new_nodes(tree: Node, skipped: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The node rows of a new pipeline: Execs pending, or skipped when they or a node
+    above them are (by ``skipped``'s reason or ``skip = true``)."""
+    rows: list[dict[str, Any]] = []
+    for path, node, _ in walk(tree):
+        reason = skipped.get(path) or ("skip = true in the config" if node.params.skip else "")
+        state = State.PENDING.value if node.is_exec else None
+        rows.append(
+            {
+                "path": path,
+                "type": node.type.value,
+                "state": state,
+                "skip": bool(reason),
+                "skip_reason": reason,
+                "message": "",
+                "failures": 0,
+            }
+        )
+    skips = [row["path"] for row in rows if row["skip"]]
+    for row in rows:
+        under = any(row["path"] == s or row["path"].startswith(s.rstrip("/") + "/") for s in skips)
+        if under and row["state"] == State.PENDING.value:
+            row["state"] = State.SKIPPED.value
+    return rows
+
+
 def _bound(values: Mapping[str, Any]) -> dict[str, Any]:
     """Column values as the parameters of ``statements`` (``p_<column>``)."""
     return {f"p_{name}": value for name, value in values.items()}
@@ -128,36 +155,41 @@ class Store(
         metas: Mapping[str, Any] | None = None,
     ) -> int:
         """Insert a pipeline and its nodes; Execs below a skipped node start skipped.
-        ``metas`` are written in the same transaction: nothing sees the pipeline without."""
+        ``metas`` are written in the same transaction: nothing sees the pipeline without.
+
+        Everything a new pipeline holds is worked out before the write begins (its
+        rows, its states, its tree as the store parses it), so the write lock, which
+        every other writer waits for, is held only for the inserts."""
+        nodes = _new_nodes(tree, skipped)
+        exec_states = {row["path"]: State(row["state"]) for row in nodes if row["state"]}
+        parsed = from_json(new.tree_json)  # what ``tree`` would parse from the row
+        values = {f.name: getattr(new, f.name) for f in fields(new)}
+        values |= {"state": State.PENDING.value, "version": 0, "cancel_requested": False}
+        meta_rows = [{"key": key, "value": json.dumps(v)} for key, v in (metas or {}).items()]
         with self._write() as session:
-            row = PipelineRow(
-                **{f.name: getattr(new, f.name) for f in fields(new)},
+            db = session.connection()
+            values["created_at"] = utcnow()
+            pipeline_id = int(db.execute(sql.NEW_PIPELINE, values).scalar_one())
+            db.execute(sql.NEW_NODES, [{**row, "pipeline_id": pipeline_id} for row in nodes])
+            if meta_rows:
+                db.execute(sql.NEW_METAS, [{**m, "pipeline_id": pipeline_id} for m in meta_rows])
+            created = _Change(
+                pipeline_id,
+                version=0,
                 state=State.PENDING.value,
-                created_at=utcnow(),
+                finished_at=None,
+                cancel_requested=False,
+                repo=new.repo,
+                tree=parsed,
+                exec_states=exec_states,
+                kill_requests=None,
+                events=[("/", "created", State.PENDING, f"from {new.entry}")],
             )
-            session.add(row)
-            session.flush()
-            for path, node, _ in walk(tree):
-                reason = skipped.get(path) or (
-                    "skip = true in the config" if node.params.skip else ""
-                )
-                session.add(
-                    NodeRow(
-                        pipeline_id=row.id,
-                        path=path,
-                        type=node.type.value,
-                        state=State.PENDING.value if node.is_exec else None,
-                        skip=bool(reason),
-                        skip_reason=reason,
-                    )
-                )
-            self._new_metas(session, row.id, metas or {})
-            session.flush()
-            self._apply_skips(session, row.id)
-            self._event(session, row.id, "/", "created", State.PENDING, f"from {new.entry}")
-            self._refresh(session, self._reread(session, row))
-            notify(session, row.id)
-            return row.id
+            self._refresh(session, created)
+            notify(session, pipeline_id)
+            text = new.tree_json
+            self._after_commit(session, lambda: self._trees.update({pipeline_id: (text, parsed)}))
+            return pipeline_id
 
     def pipeline(self, pipeline_id: int) -> Pipeline:
         with self._read() as session:
