@@ -24,7 +24,7 @@ from ci_bot.local_repo import export_commit, is_dirty
 from ci_bot.settings import Settings
 from ci_bot.store.records import NewPipeline
 from ci_bot.store.store import Store
-from ci_bot.tree.config import CONFIG_FILES, EventEntry, parse_config
+from ci_bot.tree.config import CONFIG_FILES, Config, EventEntry, parse_config
 from ci_bot.tree.nodes import Node
 from ci_bot.tree.params import PARAMS
 from ci_bot.tree.paths import directories_of
@@ -84,16 +84,18 @@ def launch(
     dirty: bool = False,
     history: History | None = None,
     metas: Mapping[str, Any] | None = None,
+    parsed: tuple[str, Config] | None = None,
 ) -> int:
     """Store the pipeline that ``event`` selects from the config in ``source``;
     ``trusted=False`` (a pull request from a fork) means its Execs get no secrets;
     ``dirty``: ``source`` has uncommitted changes on top of ``commit``; ``history``
     (the repository's, when there is one) gives the nodes their ``.git``; ``metas``
-    are stored with the pipeline, in one write."""
-    config_file = next((name for name in CONFIG_FILES if (source / name).is_file()), None)
-    if config_file is None:
-        raise NoPipeline(f"no {' or '.join(CONFIG_FILES)} at the root of the repository")
-    config = parse_config((source / config_file).read_text(encoding="utf-8"), file=config_file)
+    are stored with the pipeline, in one write; ``parsed``: (file, config) as the
+    caller parsed it from the same commit, not to parse it again."""
+    if parsed is not None:
+        config_file, config = parsed
+    else:
+        config_file, config = _read_config(source)
     files = launch_facts.source_files(source)
     directories = directories_of(files)
     plan = select(config, event, directories)
@@ -126,6 +128,14 @@ def launch(
         dirty=dirty,
     )
     return store.create_pipeline(new, tree, skipped, metas)
+
+
+def _read_config(source: Path) -> tuple[str, Config]:
+    config_file = next((name for name in CONFIG_FILES if (source / name).is_file()), None)
+    if config_file is None:
+        raise NoPipeline(f"no {' or '.join(CONFIG_FILES)} at the root of the repository")
+    text = (source / config_file).read_text(encoding="utf-8")
+    return config_file, parse_config(text, file=config_file)
 
 
 def generate_tree(

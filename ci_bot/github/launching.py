@@ -24,7 +24,7 @@ from ci_bot.github.bot import GitHubBot
 from ci_bot.github.duplicates import KEY_META, active_pipelines, decide, pipeline_key
 from ci_bot.github.events import PullRequest, RefEvent, Repo
 from ci_bot.history import History
-from ci_bot.tree.config import Duplicate, parse_config
+from ci_bot.tree.config import Config, Duplicate, parse_config
 from ci_bot.tree.select import Event, NoMatch, select
 from integrations.github.config_checks import report_config_error, report_no_pipeline
 
@@ -116,17 +116,17 @@ def launch_request(bot: GitHubBot, request: LaunchRequest) -> str | Deferred:
         return _no_pipeline(bot, request, sha, "no conducto.cfg at the root of the repository")
     config_file, text = found
     try:
-        plan = select(parse_config(text, file=config_file), event)
+        config = parse_config(text, file=config_file)
+        plan = select(config, event)
     except ConfigError as error:
         return _config_error(bot, request, sha, config_file, error)
     if isinstance(plan, NoMatch):
         return _no_pipeline(bot, request, sha, plan.explain())
     source = bot.settings.data_dir / "sources" / uuid.uuid4().hex
     bot.mirrors.materialize(name, sha, source)
+    launched = _Launched(source, (config_file, config), history, snapshot.commit)
     try:
-        return _launch_once(
-            bot, request, event, source, plan.entry.duplicate, history, snapshot.commit
-        )
+        return _launch_once(bot, request, event, launched, plan.entry.duplicate)
     except ConfigError as error:  # a generated tree that failed
         shutil.rmtree(source, ignore_errors=True)
         return _config_error(bot, request, sha, config_file, error)
@@ -135,15 +135,21 @@ def launch_request(bot: GitHubBot, request: LaunchRequest) -> str | Deferred:
         return _no_pipeline(bot, request, sha, str(error))
 
 
+@dataclass(frozen=True)
+class _Launched:
+    """What launching one commit has read: its files (``source``), its config (parsed
+    once, from the same commit), its history and its commit."""
+
+    source: Path
+    parsed: tuple[str, Config]
+    history: History
+    commit: Commit
+
+
 def _launch_once(
-    bot: GitHubBot,
-    request: LaunchRequest,
-    event: Event,
-    source: Path,
-    policy: Duplicate,
-    history: History,
-    commit: Commit,
+    bot: GitHubBot, request: LaunchRequest, event: Event, launched: _Launched, policy: Duplicate
 ) -> str | Deferred:
+    source = launched.source
     key = pipeline_key(event.repo, event.name, event.branch or event.tag, request.pr)
     once = f"{event.repo}|{event.name}|{event.branch or event.tag}|{event.sha}"
     # One launch decision at a time for this key, in this process and in every other
@@ -169,10 +175,11 @@ def _launch_once(
             executor,
             source,
             event,
-            commit,
+            launched.commit,
             trusted=request.trusted,
-            history=history,
+            history=launched.history,
             metas=_origin(request, event, key, once),
+            parsed=launched.parsed,
         )
     bot.services.engine.wake()
     note = f" ({decision.reason})" if decision.reason else ""
