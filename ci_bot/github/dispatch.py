@@ -54,7 +54,9 @@ def handle_deliveries(bot: GitHubBot, delivery_ids: Sequence[str]) -> None:
     """The deliveries queued for one repository, in order: one fetch serves them all
     (``fetches``); each is then handled and finished on its own, so a crash half-way
     leaves the rest ``received`` for the next start."""
-    deliveries = [found for found in map(partial(_stored, bot), delivery_ids) if found]
+    stored = bot.store.deliveries(delivery_ids)
+    waiting = (_waiting(stored, d) for d in dict.fromkeys(delivery_ids))  # each id once
+    deliveries = [found for found in waiting if found]
     needs = [need for need in map(partial(_lane_need, bot), deliveries) if need]
     fetches = FetchBatch(union_of_needs((repo, refs) for repo, refs, _ in needs))
     reads = ReadBatch(wants_of((repo, want) for repo, _, want in needs if want))
@@ -75,6 +77,14 @@ def _stored(bot: GitHubBot, delivery_id: str) -> Delivery | None:
     try:
         delivery = bot.store.delivery(delivery_id)
     except NotFound:
+        delivery = None
+    return _waiting({delivery_id: delivery} if delivery else {}, delivery_id)
+
+
+def _waiting(stored: Mapping[str, Delivery], delivery_id: str) -> Delivery | None:
+    """The delivery (among those read from the store) if it still waits to be handled."""
+    delivery = stored.get(delivery_id)
+    if delivery is None:
         logger.warning("GitHub delivery %s is not stored; nothing to do", delivery_id)
         return None
     if delivery.status != "received":

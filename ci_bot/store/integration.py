@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
@@ -64,6 +64,17 @@ class IntegrationRecords(Transactions):
             if row is None:
                 raise NotFound(f"no delivery {delivery_id}")
             return record(Delivery, row)
+
+    def deliveries(self, delivery_ids: Sequence[str]) -> dict[str, Delivery]:
+        """The stored ones of ``delivery_ids`` by id, read a few hundred to a query (a
+        queue worker takes every delivery waiting in its lane at once)."""
+        found: dict[str, Delivery] = {}
+        with self._read() as session:
+            for start in range(0, len(delivery_ids), 500):
+                chunk = list(delivery_ids[start : start + 500])
+                rows = session.scalars(select(DeliveryRow).where(DeliveryRow.id.in_(chunk)))
+                found.update((row.id, record(Delivery, row)) for row in rows)
+        return found
 
     def unhandled_deliveries(self) -> list[Delivery]:
         """Deliveries stored but not yet handled: what a restarted bot must still do."""

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ci_bot.store import delivery_insert
-from ci_bot.store.store import Store, utcnow
+from ci_bot.store.store import NotFound, Store, utcnow
 from tests.pipelines import create_pipeline
 
 TREE = '[pipeline.main]\nimage = "alpine"\n[pipeline.main.test]\nrun = "true"\n'
@@ -36,6 +36,21 @@ def test_a_delivery_is_stored_once_with_its_text_as_given(store: Store) -> None:
     assert [d.id for d in store.unhandled_deliveries()] == ["abc"]
     store.finish_delivery("abc", "handled", "done")
     assert store.delivery("abc").status == "handled"
+
+
+def test_a_lanes_deliveries_are_read_at_once_and_finishing_an_unknown_one_fails(
+    store: Store,
+) -> None:
+    ids = [f"d{number}" for number in range(1203)]  # more than one query's worth
+    for delivery_id in ids:
+        store.record_delivery(delivery_id, "github", "push", "{}")
+    store.finish_delivery("d7", "handled", "pipeline 1 launched")
+    found = store.deliveries([*ids, "never-stored"])
+    assert sorted(found) == sorted(ids)
+    assert (found["d7"].status, found["d7"].outcome) == ("handled", "pipeline 1 launched")
+    assert found["d8"] == store.delivery("d8")
+    with pytest.raises(NotFound):
+        store.finish_delivery("never-stored", "handled", "")
 
 
 def test_deliveries_inserted_from_many_threads_are_all_stored(store: Store) -> None:
