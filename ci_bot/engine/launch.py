@@ -22,7 +22,7 @@ from ci_bot.git import Commit, local_head, local_snapshot
 from ci_bot.history import History
 from ci_bot.local_repo import export_commit, is_dirty
 from ci_bot.settings import Settings
-from ci_bot.store.records import NewPipeline
+from ci_bot.store.records import HandledDelivery, NewPipeline
 from ci_bot.store.store import Store
 from ci_bot.tree.config import CONFIG_FILES, Config, EventEntry, parse_config
 from ci_bot.tree.nodes import Node
@@ -85,13 +85,15 @@ def launch(
     history: History | None = None,
     metas: Mapping[str, Any] | None = None,
     parsed: tuple[str, Config] | None = None,
+    handled: HandledDelivery | None = None,
 ) -> int:
     """Store the pipeline that ``event`` selects from the config in ``source``;
     ``trusted=False`` (a pull request from a fork) means its Execs get no secrets;
     ``dirty``: ``source`` has uncommitted changes on top of ``commit``; ``history``
     (the repository's, when there is one) gives the nodes their ``.git``; ``metas``
     are stored with the pipeline, in one write; ``parsed``: (file, config) as the
-    caller parsed it from the same commit, not to parse it again."""
+    caller parsed it from the same commit, not to parse it again; ``handled``: the
+    delivery the pipeline's write marks handled."""
     if parsed is not None:
         config_file, config = parsed
     else:
@@ -127,7 +129,7 @@ def launch(
         trusted=trusted,
         dirty=dirty,
     )
-    return store.create_pipeline(new, tree, skipped, metas)
+    return store.create_pipeline(new, tree, skipped, metas, handled)
 
 
 def _read_config(source: Path) -> tuple[str, Config]:

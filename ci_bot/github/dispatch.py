@@ -34,7 +34,13 @@ from ci_bot.github.events import (
     route,
 )
 from ci_bot.github.fetches import FetchBatch, union_of_needs
-from ci_bot.github.launching import Deferred, launch_request, request_for_pr, request_for_ref
+from ci_bot.github.launching import (
+    Deferred,
+    Recorded,
+    launch_request,
+    request_for_pr,
+    request_for_ref,
+)
 from ci_bot.github.reads import ReadBatch, Want, wants_of
 from ci_bot.queue import InProcessQueue
 from ci_bot.slack_reruns import attach_slack_reruns
@@ -134,7 +140,8 @@ def _handle(bot: GitHubBot, delivery: Delivery) -> None:
     except Exception:  # a bug must not lose the delivery silently
         logger.exception("GitHub delivery %s (%s) failed", delivery_id, delivery.event)
         status, text = "failed", "internal error; see the bot's log"
-    bot.store.finish_delivery(delivery_id, status, text)
+    if not isinstance(text, Recorded):  # else stored with the pipeline it launched
+        bot.store.finish_delivery(delivery_id, status, text)
     logger.info("GitHub delivery %s (%s): %s: %s", delivery_id, delivery.event, status, text)
 
 
@@ -152,13 +159,13 @@ def perform(bot: GitHubBot, work: Work | Ignored, delivery_id: str) -> str | Def
     if isinstance(work, Ignored):
         return f"ignored: {work.reason}"
     if isinstance(work, RefEvent):
-        return launch_request(bot, request_for_ref(work, delivery_id))
+        return launch_request(bot, request_for_ref(work, delivery_id, finishes=True))
     if isinstance(work, PullRequest):
         if work.action == "closed":
             return cancel_closed(bot, work)
         if must_wait(bot, work):
             return ask_for_approval(bot, work)
-        return launch_request(bot, request_for_pr(work, delivery_id))
+        return launch_request(bot, request_for_pr(work, delivery_id, finishes=True))
     if isinstance(work, CommentCommands):
         return handle_comment(bot, work)
     if isinstance(work, CheckRunRequest):

@@ -24,6 +24,7 @@ from ci_bot.github.bot import GitHubBot
 from ci_bot.github.duplicates import KEY_META, active_pipelines, decide, pipeline_key
 from ci_bot.github.events import PullRequest, RefEvent, Repo
 from ci_bot.history import History
+from ci_bot.store.records import HandledDelivery
 from ci_bot.tree.config import Config, Duplicate, parse_config
 from ci_bot.tree.select import Event, NoMatch, select
 from integrations.github.config_checks import report_config_error, report_no_pipeline
@@ -40,6 +41,12 @@ class Deferred:
     reason: str
 
 
+class Recorded(str):
+    """An outcome the launch stored as its delivery's already (``finishes_delivery``)."""
+
+    __slots__ = ()
+
+
 @dataclass(frozen=True)
 class LaunchRequest:
     repo: Repo
@@ -52,9 +59,12 @@ class LaunchRequest:
     once_per_commit: bool = False  # create/delete arrive as both push and create/delete events
     delivery: str = ""
     before: str = ""  # a push's previous head (changes_since_base)
+    # The pipeline's write marks ``delivery`` handled too (its queue job has nothing
+    # else to do): one write less, and no window where a kill would launch it twice.
+    finishes_delivery: bool = False
 
 
-def request_for_ref(event: RefEvent, delivery: str) -> LaunchRequest:
+def request_for_ref(event: RefEvent, delivery: str, *, finishes: bool = False) -> LaunchRequest:
     branch, tag = ("", event.ref) if event.is_tag else (event.ref, "")
     resolve = f"refs/tags/{event.ref}" if event.is_tag else f"refs/heads/{event.ref}"
     if event.name.startswith("delete-"):  # the ref is gone: its config is the default branch's
@@ -74,10 +84,11 @@ def request_for_ref(event: RefEvent, delivery: str) -> LaunchRequest:
         once_per_commit=event.name != "push",
         delivery=delivery,
         before=event.before,
+        finishes_delivery=finishes,
     )
 
 
-def request_for_pr(pr: PullRequest, delivery: str) -> LaunchRequest:
+def request_for_pr(pr: PullRequest, delivery: str, *, finishes: bool = False) -> LaunchRequest:
     tree_event = Event(
         "pr",
         branch=pr.head_ref,
@@ -95,6 +106,7 @@ def request_for_pr(pr: PullRequest, delivery: str) -> LaunchRequest:
         head_repo=pr.head_repo,
         trusted=not pr.from_fork,
         delivery=delivery,
+        finishes_delivery=finishes,
     )
 
 
@@ -168,6 +180,13 @@ def _launch_once(
             return Deferred(decision.reason) if decision.defer else decision.reason
         for old in decision.cancel:
             bot.store.cancel(old, actor="ci-bot: a newer commit superseded it")
+        note = f" ({decision.reason})" if decision.reason else ""
+
+        def outcome(pipeline_id: int) -> str:
+            return f"pipeline {pipeline_id} launched for {event.name} at {event.sha[:12]}{note}"
+
+        finished = request.finishes_delivery and bool(request.delivery)
+        handled = HandledDelivery(request.delivery, outcome) if finished else None
         store, settings, executor = bot.store, bot.settings, bot.services.executor
         pipeline_id = launch(
             store,
@@ -180,10 +199,10 @@ def _launch_once(
             history=launched.history,
             metas=_origin(request, event, key, once),
             parsed=launched.parsed,
+            handled=handled,
         )
     bot.services.engine.wake()
-    note = f" ({decision.reason})" if decision.reason else ""
-    return f"pipeline {pipeline_id} launched for {event.name} at {event.sha[:12]}{note}"
+    return Recorded(outcome(pipeline_id)) if handled else outcome(pipeline_id)
 
 
 def _origin(request: LaunchRequest, event: Event, key: str, once: str) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,6 +26,16 @@ class NewPipeline:
     source_dir: str = ""
     trusted: bool = True
     dirty: bool = False  # the source had uncommitted changes on top of ``sha``
+
+
+@dataclass(frozen=True)
+class HandledDelivery:
+    """A delivery marked handled by the very write that creates the pipeline it launched
+    (a process killed in between can then neither lose the pipeline nor launch it twice);
+    ``outcome`` says so, given the new pipeline's id."""
+
+    delivery_id: str
+    outcome: Callable[[int], str]
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from ci_bot.store.notifications import notify
 from ci_bot.store.records import (
     Ended,
     Execution,
+    HandledDelivery,
     NewPipeline,
     NodeRecord,
     Pipeline,
@@ -153,9 +154,11 @@ class Store(
         tree: Node,
         skipped: Mapping[str, str],
         metas: Mapping[str, Any] | None = None,
+        handled: HandledDelivery | None = None,
     ) -> int:
         """Insert a pipeline and its nodes; Execs below a skipped node start skipped.
-        ``metas`` are written in the same transaction: nothing sees the pipeline without.
+        ``metas`` are written in the same transaction: nothing sees the pipeline without;
+        so is ``handled``'s delivery, marked handled.
 
         Everything a new pipeline holds is worked out before the write begins (its
         rows, its states, its tree as the store parses it), so the write lock, which
@@ -186,6 +189,10 @@ class Store(
                 events=[("/", "created", State.PENDING, f"from {new.entry}")],
             )
             self._refresh(session, created)
+            if handled is not None:
+                outcome = handled.outcome(pipeline_id)
+                done = {"p_id": handled.delivery_id, "p_status": "handled", "p_outcome": outcome}
+                db.execute(sql.FINISH_DELIVERY, {**done, "p_handled_at": utcnow()})
             notify(session, pipeline_id)
             text = new.tree_json
             self._after_commit(session, lambda: self._trees.update({pipeline_id: (text, parsed)}))

@@ -189,6 +189,33 @@ def test_a_crash_half_way_through_a_batch_leaves_the_rest_received_for_the_next_
     assert [restarted.store.delivery(f"d{n}").status for n in range(4)] == ["handled"] * 4
 
 
+def test_a_launch_and_its_deliverys_outcome_are_one_write_so_a_kill_launches_nothing_twice(
+    make_bot: MakeBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, shas = remote_with_commits(tmp_path, 2)
+    bot = make_bot(mode="none")
+    bot.deliver("push", push(url, "acme/app", "0" * 40, shas[0]), delivery="d0")
+    bot.deliver("push", push(url, "acme/app", shas[0], shas[1]), delivery="d1")
+    launched = bot.store.create_pipeline
+
+    def dies_right_after(*args: Any, **kwargs: Any) -> int:
+        launched(*args, **kwargs)
+        raise SystemExit("the process is killed right after the pipeline is written")
+
+    monkeypatch.setattr(bot.store, "create_pipeline", dies_right_after)
+    with pytest.raises(SystemExit):
+        bot.work()
+    monkeypatch.undo()
+    first = bot.store.delivery("d0")
+    assert first.status == "handled" and first.outcome.startswith("pipeline 1 launched")
+    assert bot.store.delivery("d1").status == "received"
+    restarted = make_bot(mode="none")
+    assert dispatch.resubmit(restarted.store, restarted.services.queue) == 1  # d1 alone
+    restarted.work()
+    pipelines = bot.store.pipelines_with_meta("github_repo", "acme/app")
+    assert sorted(bot.store.pipeline(p).sha for p in pipelines) == sorted(shas)
+
+
 def test_the_request_runs_no_process_and_opens_no_connection(
     make_bot: MakeBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
