@@ -9,12 +9,11 @@ tree written out for a pipeline, as ``git archive`` gives it.
 from __future__ import annotations
 
 import logging
-import tarfile
 from pathlib import Path
 
 import git
 
-from ci_bot.git import Commit, GitError
+from ci_bot.git import Commit, GitError, unpack_archive
 
 logger = logging.getLogger(__name__)
 
@@ -53,18 +52,5 @@ def export_commit(repo_dir: Path, ref: str, dest: Path) -> Commit:
     if any(dest.iterdir()):
         raise GitError(f"{dest} is not empty; give an empty or absent directory")
     logger.info("git archive %s of %s into %s", commit.sha, repo_dir, dest)
-    process = git.Git(repo_dir).execute(
-        ["git", "archive", "--format=tar", commit.sha], as_process=True
-    )
-    assert process.proc is not None and process.proc.stdout is not None
-    stdout = process.proc.stdout
-    try:  # streamed: a large repository never sits in memory whole
-        with tarfile.open(fileobj=stdout, mode="r|") as archive:
-            archive.extractall(dest, filter="tar")  # keeps exec bits and symlinks
-        stdout.read()  # the archive's trailing padding, so git can exit
-        process.wait()
-    except (git.GitCommandError, tarfile.TarError, OSError) as error:
-        raise GitError(f"could not write {ref} of {repo_dir} into {dest}: {error}") from None
-    finally:
-        stdout.close()
+    unpack_archive(repo_dir, commit.sha, dest, what=f"{ref} of {repo_dir}")
     return commit

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ci_bot.git import GitError, Mirrors, local_head, local_snapshot, mask
+from ci_bot.git import GitError, Mirrors, local_head, local_snapshot, mask, unpack_archive
 from tests.gitrepos import commit_files, git, make_bare_remote, make_repo, push_files, work_tree
 
 REPO = "octo/widgets"
@@ -284,6 +284,24 @@ def test_materialize_writes_the_tree(mirrors: Mirrors, tmp_path: Path) -> None:
     assert (dest / "data/plain.txt").read_text() == "$Format:%H$\n"
     written = {str(p.relative_to(dest)) for p in dest.rglob("*") if not p.is_dir()}
     assert written == mirrors.paths_at(REPO, sha)
+    modes = {name: (dest / name).stat().st_mode & 0o7777 for name in ("run.sh", "data/plain.txt")}
+    assert modes == {"run.sh": 0o755, "data/plain.txt": 0o644}
+    assert (dest / "data").stat().st_mode & 0o7777 == 0o755
+
+
+def test_an_archive_that_cannot_be_written_says_what_git_said(
+    remote: tuple[str, str], tmp_path: Path
+) -> None:
+    url, _ = remote
+    dest = tmp_path / "dest"
+    dest.mkdir()
+
+    with pytest.raises(GitError) as raised:
+        unpack_archive(Path(url.removeprefix("file:")), "f" * 40, dest, what="the remote at ffff")
+
+    assert str(raised.value).startswith(f"could not write the remote at ffff into {dest}: fatal: ")
+    assert str(raised.value).endswith("Check free disk space and permissions")
+    assert list(dest.iterdir()) == []
 
 
 def test_materialize_refuses_a_non_empty_dest(
