@@ -95,21 +95,27 @@ def mask(text: str, url: str = "") -> str:
 
 
 def run_git(cwd: Path, *args: str, failed: str, hint: str, url: str = "") -> str:
-    """Run one git command; its stdout, or GitError('<failed>: <git's words>. <hint>')."""
-    import git
+    """Run one git command; its stdout, or GitError('<failed>: <git's words>. <hint>').
 
+    As GitPython ran it (stdout without its last newline, git's words in English), but
+    without importing GitPython: ``ci-bot run`` of a directory needs only this."""
     level = logging.INFO if args[0] in ("fetch", "ls-remote", "init") else logging.DEBUG
     logger.log(level, "git %s (in %s)", mask(" ".join(args), url), cwd)
+    env = {**os.environ, **_ENV, "LANGUAGE": "C", "LC_ALL": "C"}
     try:
-        status, out, err = git.Git(cwd).execute(
-            ["git", *args], with_extended_output=True, with_exceptions=False, env=_ENV
+        done = subprocess.run(
+            ["git", *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True
         )
-    except git.GitCommandNotFound:
+    except FileNotFoundError:
+        if not Path(cwd).is_dir():
+            raise GitError(mask(f"{failed}: {cwd} does not exist. {hint}", url)) from None
         raise GitError("git is not installed or not on PATH; install git") from None
-    if status != 0:
+    if done.returncode != 0:
+        err = done.stderr.decode("utf-8", "surrogateescape")
         words = " ".join(line.strip() for line in err.splitlines() if line.strip())
-        raise GitError(mask(f"{failed}: {words or f'exit status {status}'}. {hint}", url))
-    return out
+        raise GitError(mask(f"{failed}: {words or f'exit status {done.returncode}'}. {hint}", url))
+    out = done.stdout.decode("utf-8", "surrogateescape")
+    return out[:-1] if out.endswith("\n") else out
 
 
 _thread_locks: dict[Path, threading.Lock] = {}
@@ -468,10 +474,28 @@ def local_snapshot(source: Path, dest: Path) -> None:
 
 def local_head(source: Path) -> Commit | None:
     """The HEAD commit of the work tree at ``source``; None if not a repository or no commits."""
-    import git
-
-    try:
-        with git.Repo(source) as repo:
-            return None if repo.bare else _to_commit(repo.head.commit)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
+    if not is_work_tree_top(source):
         return None
+    try:
+        shown = run_git(source, "log", "-1", "--format=%H%x00%an%x00%B", "HEAD", failed="", hint="")
+    except GitError:
+        return None  # no commit yet
+    sha, author, message = shown.split("\0", 2)
+    return Commit(sha=sha, message=message, author=author)
+
+
+def is_work_tree_top(source: Path) -> bool:
+    """Whether ``source`` is the top of a (non-bare) repository's work tree: a directory
+    inside one is not, as GitPython's ``Repo(source)`` would not take it either."""
+    if not source.is_dir():
+        return False
+    try:
+        bare, prefix = (
+            run_git(
+                source, "rev-parse", "--is-bare-repository", "--show-prefix", failed="", hint=""
+            )
+            + "\n"
+        ).split("\n")[:2]
+    except GitError:
+        return False
+    return bare == "false" and prefix == ""

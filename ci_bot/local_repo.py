@@ -11,9 +11,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import git
-
-from ci_bot.git import Commit, GitError, unpack_archive
+from ci_bot.git import Commit, GitError, is_work_tree_top, run_git, unpack_archive
 
 logger = logging.getLogger(__name__)
 
@@ -21,15 +19,21 @@ logger = logging.getLogger(__name__)
 def is_dirty(repo_dir: Path) -> bool:
     """True when the working tree has changes HEAD does not (untracked files too: a
     run copies them).  A directory that is not a repository is not dirty."""
-    try:
-        with git.Repo(repo_dir) as repo:
-            return not repo.bare and repo.is_dirty(untracked_files=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandError):
+    if not is_work_tree_top(repo_dir):
         return False
+    try:
+        # no optional locks: a status may not refresh the person's index behind their back
+        status = ("--no-optional-locks", "status", "--porcelain", "--untracked-files=normal")
+        changes = run_git(repo_dir, *status, failed="", hint="")
+    except GitError:
+        return False
+    return bool(changes.strip())
 
 
 def commit_at(repo_dir: Path, ref: str) -> Commit:
     """The commit ``ref`` (a sha, branch, tag or ``HEAD~2``) names in ``repo_dir``."""
+    import git  # GitPython (~90 ms): only a run of a given commit needs it
+
     if not ref or ref.startswith("-"):
         raise GitError(f"{ref!r} is not a git ref or commit sha")
     try:

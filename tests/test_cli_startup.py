@@ -259,7 +259,7 @@ run = "true two"
 
 
 @pytest.mark.docker
-def test_a_fully_reused_run_never_loads_dockers_client(tmp_path: Path) -> None:
+def test_a_fully_reused_run_never_loads_dockers_client_or_gitpython(tmp_path: Path) -> None:
     """Each reused node asks the engine only for its image's id, over the socket."""
     repo = tmp_path / "reused"
     make_repo(repo, {"conducto.cfg": REUSED, "README.md": "same\n"})
@@ -277,3 +277,4 @@ def test_a_fully_reused_run_never_loads_dockers_client(tmp_path: Path) -> None:
     assert shown["state"] == "done"
     assert len(executions) == 2 and all(e["reused_from"] for e in executions)
     assert [n for n in loaded if n in ("docker", "requests", "ci_bot.executors.docker")] == []
+    assert "git" not in loaded  # GitPython: a work tree is read with git itself
