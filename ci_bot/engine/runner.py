@@ -10,6 +10,9 @@ change wakes it at once through ``LISTEN``) and otherwise every ``poll_seconds``
 person does (reset, skip, cancel) is written to the store by whoever asked, so
 any process running the engine honours it.  A pipeline whose engine died is
 taken over: its still-running containers are re-attached, the rest retried.
+A settling pipeline's ended containers are removed while its lease is still
+held; the ones a stopped bot left of pipelines that settled are removed when
+``start`` begins to serve.
 Around each run, ``artifacts.py`` may restore an earlier result instead
 (``reuse``) and, once a run ended done, saves its outputs and signs (``sign``).
 """
@@ -36,7 +39,7 @@ from ci_bot.secrets.source import SecretSource, as_source
 from ci_bot.settings import Settings
 from ci_bot.store.notifications import Listener
 from ci_bot.store.records import Execution, Pipeline, Snapshot
-from ci_bot.store.store import Store
+from ci_bot.store.store import NotFound, Store
 from ci_bot.tree.derive import TreeIndex, index
 from ci_bot.tree.nodes import Resolved
 from ci_bot.tree.states import State
@@ -138,6 +141,7 @@ class Engine:
         self._wake.set()
 
     def _serve(self) -> None:
+        self._sweep_settled()
         while not self._stop.is_set():
             try:
                 # Finished pipelines leave unfinished(); the ones still leased are
@@ -184,15 +188,45 @@ class Engine:
         return True
 
     def _release(self, pipeline_id: int) -> None:
+        # Before the lease goes: its ended containers are swept while no other engine
+        # may start one of the pipeline's nodes (a reset, then ``resume``).  When every
+        # node was reused no container ran, and nothing is left on the engine.
+        if not all(e.reused_from is not None for e in self.store.executions(pipeline_id)):
+            self._release_resources(pipeline_id)
         self.store.release(pipeline_id, self.owner)
         self._renewed.pop(pipeline_id, None)
         self.store.forget_tree(pipeline_id)
-        if all(e.reused_from is not None for e in self.store.executions(pipeline_id)):
-            return  # every node was reused: no container ran, nothing is left on the engine
+
+    def _release_resources(self, pipeline_id: int) -> None:
         try:
             self.executor.release_pipeline(str(pipeline_id), bot_id=self.bot_id)
         except Exception:
             logger.exception("releasing pipeline %s's resources failed", pipeline_id)
+
+    def _sweep_settled(self) -> None:
+        """Release settled pipelines that still have containers: a bot stopped after
+        storing a node's result and before removing its container left them.  An
+        unfinished pipeline's are removed when it settles."""
+        try:
+            containers = self.executor.running()
+        except Exception:
+            logger.exception("cannot list the containers left by an earlier engine")
+            return
+        pipeline_ids = {
+            int(c.pipeline_id)
+            for c in containers
+            if c.bot_id == self.bot_id and c.pipeline_id.isdigit()
+        }
+        for pipeline_id in sorted(pipeline_ids):
+            try:
+                if self.store.pipeline(pipeline_id).finished_at is None:
+                    continue
+                if self._claim(pipeline_id):  # not while another live engine holds it
+                    self._release(pipeline_id)
+            except NotFound:  # deleted: nothing will run it again
+                self._release_resources(pipeline_id)
+            except Exception:
+                logger.exception("sweeping pipeline %s's containers failed", pipeline_id)
 
     def _recover(self, pipeline_id: int) -> None:
         """Executions left queued or running by a dead engine: re-attach or retry (or,

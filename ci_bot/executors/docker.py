@@ -9,13 +9,15 @@ repository's Dockerfile (``builds.py``) first when needed, and its services
 node's log as it comes; every container is removed once it ended, whatever happened.
 
 A plain node (no services, its image and workspace image already seen) costs the
-engine five calls: create, attach, start, wait, remove.  Nothing is inspected or
-looked up again per node (``pulls.py`` and ``workspace.py`` say what is remembered
-and how a stale memory is noticed); an exited container is inspected only when its
-exit code is not 0 (for ``OOMKilled``).  The container is removed by the executor
-before ``run`` returns, not by the engine's ``auto_remove``: its exit code (and
-``OOMKilled``) are read from the stopped container, and no container outlives its
-result (a bot stopped in between would leave one that no recovery looks for).
+engine five calls: create, attach, start, wait, and a remove after ``run`` returned.
+Nothing is inspected or looked up again per node (``pulls.py`` and ``workspace.py``
+say what is remembered and how a stale memory is noticed); an exited container is
+inspected only when its exit code is not 0 (for ``OOMKilled``).  The container is
+removed by the executor, not by the engine's ``auto_remove`` (its exit code and
+``OOMKilled`` are read from the stopped container), and in the background
+(``removals.py``): the next node does not wait for it.  When a pipeline settles
+(``release_pipeline``) the removals are waited for and whatever ended container of
+the pipeline is still there (a bot stopped before removing it) is removed.
 Its workspace image is kept until the pipeline is archived (``discard_pipeline``).
 """
 
@@ -31,7 +33,7 @@ from pathlib import Path
 
 import docker
 from docker import DockerClient
-from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.errors import DockerException, ImageNotFound, NotFound
 
 # The SDK's translation of create()'s keywords into the API's; private, but there since
 # docker-py 2 and the only way to create without create()'s extra inspect.
@@ -60,6 +62,7 @@ from ci_bot.executors.logs import LogWriter
 from ci_bot.executors.privileges import LEAST_PRIVILEGE
 from ci_bot.executors.pulls import ImagePuller, ImageUnavailable
 from ci_bot.executors.registry import RegistryAuth
+from ci_bot.executors.removals import Remover, remove_ended
 from ci_bot.executors.sidecars import ServiceFailed, Sidecars, remove_leftovers
 from ci_bot.executors.workspace import WORKSPACE, BaseImageMissing, WorkspaceImages
 from ci_bot.progress import LOGGER as PROGRESS_LOGGER
@@ -73,6 +76,7 @@ DEFAULT_URL = "unix:///var/run/docker.sock"
 CONTAINER_SOCKET = "/var/run/docker.sock"
 PIDS_LIMIT = 4096
 POOL_SIZE = 64  # one connection per followed log stream, plus calls in between
+REMOVALS_SECONDS = 60.0  # how long a settling pipeline waits for its containers' removal
 
 
 class DockerExecutor:
@@ -97,6 +101,7 @@ class DockerExecutor:
         self._lock = threading.Lock()  # guards the client, _watches and _cancelled
         self._watches: dict[str, Watch] = {}
         self._cancelled: set[str] = set()
+        self._remover = Remover()
 
     @property
     def engine_url(self) -> str:
@@ -148,8 +153,10 @@ class DockerExecutor:
 
     def release_pipeline(self, pipeline_id: str, bot_id: str = "") -> None:
         try:
-            # Services left by an engine that died mid-node (the node was not re-attached).
+            # Ended containers not removed yet (by this executor's remover, or by a bot
+            # that stopped first), and services left by an engine that died mid-node.
             # The workspace images stay for a reset and resume (discard_pipeline).
+            self._remove_ended(pipeline_id, bot_id)
             remove_leftovers(self._docker(), pipeline_id=pipeline_id, bot_id=bot_id)
         except (DockerException, RequestException) as exc:
             raise ExecutorError(self._failure_message(exc)) from exc
@@ -157,10 +164,16 @@ class DockerExecutor:
     def discard_pipeline(self, pipeline_id: str, bot_id: str = "") -> None:
         try:
             client = self._docker()
+            self._remove_ended(pipeline_id, bot_id)
             remove_leftovers(client, pipeline_id=pipeline_id, bot_id=bot_id)
             self._workspaces.release(client, pipeline_id, bot_id)
         except (DockerException, RequestException) as exc:
             raise ExecutorError(self._failure_message(exc)) from exc
+
+    def wait_for_removals(self, timeout: float | None = None) -> bool:
+        """Wait until the container of every ``run`` that returned is removed; False when
+        ``timeout`` seconds passed first."""
+        return self._remover.wait(timeout)
 
     def held_pipelines(self, bot_id: str = "") -> set[str]:
         try:
@@ -489,17 +502,19 @@ class DockerExecutor:
         with self._lock:
             self._watches.pop(execution_id, None)
             self._cancelled.discard(execution_id)
-        # Removed here, before run() returns and so before the engine records the result:
-        # were it left to a background thread, a bot stopping in between would leave an
-        # exited container of a finished execution that no recovery looks for.
-        logger.debug("docker remove %s", container.id)
-        try:
-            container.remove(force=True)
-        except NotFound:
-            pass  # another executor following it removed it first
-        except (DockerException, RequestException) as exc:
-            if not (isinstance(exc, APIError) and exc.status_code == 409):  # removal under way
-                logger.warning("could not remove container %s: %s", container.id, exc)
+        # Its exit code and output are read: the next node need not wait for the removal.
+        # A bot stopping before it is done leaves an ended container that the pipeline's
+        # settling (or the next engine's start) removes.
+        self._remover.remove_later(container)
+
+    def _remove_ended(self, pipeline_id: str, bot_id: str) -> None:
+        """The pipeline's ended Exec containers removed: this executor's pending removals
+        waited for, then any left (by a bot stopped before removing them)."""
+        if not self._remover.wait(REMOVALS_SECONDS):
+            logger.warning("containers are still being removed; sweeping pipeline %s", pipeline_id)
+        with self._lock:
+            followed = set(self._watches)
+        remove_ended(self._list, pipeline_id, bot_id, followed)
 
     def _list(self, filters: dict[str, str | list[str] | bool]) -> list[Container]:
         logger.debug("docker containers.list %s", filters)

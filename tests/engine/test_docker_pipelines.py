@@ -432,6 +432,7 @@ def test_cancel_kills_the_running_container_and_nothing_later_starts(bot: Bot) -
     events = bot.container_events(pipeline_id, since, ("start", "kill", "die"))
     assert [(e.action, e.node) for e in events][:2] == [("start", "/long"), ("kill", "/long")]
     assert {e.node for e in events} == {"/long"}
+    assert containers_of(bot.docker, pipeline_id, bot.settings.data_dir) == []
 
 
 # --- reset ------------------------------------------------------------------------------------

@@ -23,8 +23,12 @@ SOURCE_FILES = {"a.txt": "alpha\n", "b.txt": "beta\n", "src/main.sh": "echo main
 
 
 @pytest.fixture
-def executor(docker_engine: DockerClient) -> DockerExecutor:
-    return DockerExecutor(docker_engine)
+def executor(docker_engine: DockerClient, pipeline_id: str) -> Iterator[DockerExecutor]:
+    """An executor; afterwards (before ``pipeline_id`` checks for containers left) its
+    background removals are waited for."""
+    executor = DockerExecutor(docker_engine)
+    yield executor
+    assert executor.wait_for_removals(60), "the executor's removals never finished"
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from tests.executors.support import MakeSpec, containers_of, log_lines
 
 pytestmark = pytest.mark.docker
 
-# create, attach (the output, opened before start), start, wait, remove: nothing is
-# inspected or looked up per node.
+# create, attach (the output, opened before start), start, wait, and the remove that
+# follows in the background: nothing is inspected or looked up per node.
 MOST_CALLS_PER_NODE = 5
 
 
@@ -49,10 +49,12 @@ def test_a_plain_exec_costs_the_engine_a_handful_of_calls(
 ) -> None:
     executor = DockerExecutor(counting.client)
     assert executor.run(make_spec("true")).state == "done"  # builds the workspace image
+    assert executor.wait_for_removals(30)
     counting.calls.clear()
 
     spec = make_spec("echo second")
     result = executor.run(spec)
+    assert executor.wait_for_removals(30)
 
     assert result.state == "done" and log_lines(spec) == ["second"]
     calls = counting.calls

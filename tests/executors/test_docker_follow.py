@@ -60,6 +60,7 @@ def test_running_lists_it_and_a_second_executor_reattaches(
     assert (followed.state, followed.exit_code, followed.container_id) == ("error", 4, started[0])
     assert (results[0].state, results[0].exit_code) == ("error", 4)
     assert "second" in (tmp_path / "r.log").read_text()
+    assert executor.wait_for_removals(30) and second.wait_for_removals(30)
     assert containers_of(docker_engine, spec) == []
 
 
@@ -87,6 +88,7 @@ def test_reattach_after_the_engine_process_died(
     assert lines[0] == "first"
     assert lines[1].startswith("[ci-bot] following container")
     assert lines[2:] == ["second", "[ci-bot] exited with code 4"]  # "first" not again
+    assert executor.wait_for_removals(30)
     assert containers_of(docker_engine, spec) == []
 
 

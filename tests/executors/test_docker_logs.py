@@ -55,7 +55,9 @@ def test_a_node_quiet_for_longer_than_the_clients_timeout_is_followed(
     client = docker.from_env(timeout=2)
     try:
         spec = make_spec("echo before; sleep 4; echo after")
-        result = DockerExecutor(client).run(spec)
+        executor = DockerExecutor(client)
+        result = executor.run(spec)
+        assert executor.wait_for_removals(30)
     finally:
         client.close()
 

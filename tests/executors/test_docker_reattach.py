@@ -73,7 +73,8 @@ def test_a_node_re_attached_after_a_kill_logs_every_line_once_in_order(
         first.kill()  # SIGKILL: the unfinished line it held is lost with it
     (spec.data_dir / "release").touch()
 
-    result = DockerExecutor(docker_engine).reattach(str(container.id), spec)
+    second = DockerExecutor(docker_engine)
+    result = second.reattach(str(container.id), spec)
 
     assert (result.state, result.exit_code) == ("done", 0)
     lines = [line for line in log_lines(spec) if not line.startswith("[ci-bot] ")]
@@ -94,6 +95,7 @@ def test_a_node_re_attached_after_a_kill_logs_every_line_once_in_order(
     stdout_bytes = sum(len(f"o{i}\n") for i in range(1, 41)) + len("long \no-last") + LONG
     stderr_bytes = sum(len(f"e{i}\n") for i in range(1, 41))
     assert read_offsets(spec.log_path) == Offsets(stdout_bytes, stderr_bytes)  # all of it
+    assert second.wait_for_removals(30)
     assert containers_of(docker_engine, spec) == []
 
 
@@ -117,7 +119,9 @@ def test_a_node_re_attached_after_its_engine_ran_it_logs_each_line_once(
         first.kill()
     (spec.data_dir / "release").touch()
 
-    result = DockerExecutor(docker_engine).reattach(container_id, spec)
+    second = DockerExecutor(docker_engine)
+    result = second.reattach(container_id, spec)
+    assert second.wait_for_removals(30)
 
     assert result.state == "done"
     lines = [line for line in log_lines(spec) if not line.startswith("[ci-bot] ")]

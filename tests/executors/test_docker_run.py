@@ -179,6 +179,7 @@ def test_timeout_kills_and_removes_the_container(
 
     # Killed, not waited for: the log stops before "woke up" (no clock is read).
     assert (result.state, result.message) == ("error", "timed out after 2s")
+    assert executor.wait_for_removals(30)
     assert containers_of(docker_engine, spec) == []
     assert log_lines(spec) == ["waiting", "[ci-bot] timed out after 2s"]
 
@@ -197,6 +198,7 @@ def test_kill_cancels_a_running_execution(
     thread.join(30)
 
     assert results[0].state == "cancelled"
+    assert executor.wait_for_removals(30)
     assert containers_of(docker_engine, spec) == []
 
 
@@ -250,7 +252,9 @@ def test_docker_socket_is_refused_unless_allowed(
     started = threading.Event()
 
     refused = executor.run(spec, _set(started))
-    allowed = DockerExecutor(docker_engine, allow_docker_socket=True).run(spec)
+    allowing = DockerExecutor(docker_engine, allow_docker_socket=True)
+    allowed = allowing.run(spec)
+    assert allowing.wait_for_removals(30)
 
     assert refused.state == "error"
     assert "allow_docker_socket" in refused.message

@@ -148,6 +148,7 @@ def test_a_private_image_is_pulled_with_the_operators_credentials(
     spec = make_spec("echo private ok", image=image)
 
     result = executor.run(spec)
+    assert executor.wait_for_removals(30)
 
     assert result.state == "done", result.message
     log = spec.log_path.read_text()
@@ -171,6 +172,7 @@ def test_an_untrusted_run_never_gets_the_credentials_nor_the_cached_private_imag
 
     fork = make_spec("echo fork ran", image=image, trusted=False)
     result = executor.run(fork)
+    assert executor.wait_for_removals(30)
 
     assert result.state == "worker_error"
     assert result.message.startswith(f"cannot pull image {image}: ")
