@@ -9,10 +9,13 @@ repository's Dockerfile (``builds.py``) first when needed, and its services
 node's log as it comes; every container is removed once it ended, whatever happened.
 
 A plain node (no services, its image and workspace image already seen) costs the
-engine five calls: create, attach, start, wait, and a remove after ``run`` returned.
-Nothing is inspected or looked up again per node (``pulls.py`` and ``workspace.py``
-say what is remembered and how a stale memory is noticed); an exited container is
-inspected only when its exit code is not 0 (for ``OOMKilled``).  The container is
+engine four calls: create, attach, start, and a remove after ``run`` returned.  Its
+exit code comes from Docker's ``die`` event (``exits.py``), tens of milliseconds
+before ``wait`` would return it; ``wait`` is asked only when the event is not known
+or the code is not 0.  Nothing is inspected or looked up again per node
+(``pulls.py`` and ``workspace.py`` say what is remembered and how a stale memory is
+noticed); an exited container is inspected only when its exit code is not 0 (for
+``OOMKilled``).  The container is
 removed by the executor, not by the engine's ``auto_remove`` (its exit code and
 ``OOMKilled`` are read from the stopped container), and in the background
 (``removals.py``): the next node does not wait for it.  When a pipeline settles
@@ -57,6 +60,7 @@ from ci_bot.executors.base import (
     RunningContainer,
 )
 from ci_bot.executors.builds import BuildFailed, BuildRequest, ImageBuilder, build_tag
+from ci_bot.executors.exits import ExitEvents
 from ci_bot.executors.follow import OutputFollower, ResumePoint, Watch, resume_point
 from ci_bot.executors.logs import LogWriter
 from ci_bot.executors.privileges import LEAST_PRIVILEGE
@@ -76,6 +80,9 @@ DEFAULT_URL = "unix:///var/run/docker.sock"
 CONTAINER_SOCKET = "/var/run/docker.sock"
 PIDS_LIMIT = 4096
 POOL_SIZE = 64  # one connection per followed log stream, plus calls in between
+# After a container's output ended, how long its ``die`` event may take before ``wait``
+# is asked instead (a container that closed its output and runs on, a late event).
+EXIT_EVENT_SECONDS = 1.0
 REMOVALS_SECONDS = 60.0  # how long a settling pipeline waits for its containers' removal
 
 
@@ -102,6 +109,7 @@ class DockerExecutor:
         self._watches: dict[str, Watch] = {}
         self._cancelled: set[str] = set()
         self._remover = Remover()
+        self._exits = ExitEvents(self._docker)
 
     @property
     def engine_url(self) -> str:
@@ -324,6 +332,7 @@ class DockerExecutor:
                 return ExecResult(CANCELLED, None, "cancelled", str(container.id))
             # Attached before start: the attach stream then holds all of the output.
             with closing(OutputFollower.attach(container, log)) as output:
+                self._exits.expect(str(container.id))
                 logger.debug("docker start %s (%s)", container.id, spec.node_path)
                 container.start()
                 watch.kill_if_cancelled()  # kill() may have come between the check and start()
@@ -408,8 +417,7 @@ class DockerExecutor:
         timer.start()
         try:
             output.follow()
-            logger.debug("docker wait %s", container.id)
-            status = int(container.wait()["StatusCode"])
+            status = self._exit_code(container)
         finally:
             timer.cancel()
             timer.join()  # a kill under way sets its flag before we read it
@@ -423,6 +431,15 @@ class DockerExecutor:
         return outcomes.ended(
             spec, str(container.id), status, watch.cancelled, watch.timed_out, oom_killed
         )
+
+    def _exit_code(self, container: Container) -> int:
+        """The exit code of a container whose output ended: from its ``die`` event when
+        that says 0; otherwise Docker's ``wait`` (a failure's ``OOMKilled`` is read next,
+        from the container as it stopped)."""
+        if self._exits.exit_code(str(container.id), EXIT_EVENT_SECONDS) == 0:
+            return 0
+        logger.debug("docker wait %s", container.id)
+        return int(container.wait()["StatusCode"])
 
     def _create_or_rebuild(
         self,
@@ -502,6 +519,7 @@ class DockerExecutor:
         with self._lock:
             self._watches.pop(execution_id, None)
             self._cancelled.discard(execution_id)
+        self._exits.forget(str(container.id))
         # Its exit code and output are read: the next node need not wait for the removal.
         # A bot stopping before it is done leaves an ended container that the pipeline's
         # settling (or the next engine's start) removes.
