@@ -26,25 +26,27 @@ logger = logging.getLogger(__name__)
 
 # Docker's states of a container that will not run again by itself: what a sweep removes.
 ENDED = ("exited", "dead", "created")
+REMOVER_THREADS = 4
 
 
 class Remover:
-    """One background thread removing the containers handed to it, in order."""
+    """Background threads removing the containers handed to it: up to ``threads`` at
+    once, so that the removals keep up with nodes ending side by side."""
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int = REMOVER_THREADS) -> None:
         self._queue: queue.Queue[Container] = queue.Queue()
         self._idle = threading.Condition()
         self._pending = 0
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self._most = threads
 
     def remove_later(self, container: Container) -> None:
         with self._idle:
             self._pending += 1
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._work, name="ci-bot-remover", daemon=True
-                )
-                self._thread.start()
+            if len(self._threads) < min(self._pending, self._most):
+                thread = threading.Thread(target=self._work, name="ci-bot-remover", daemon=True)
+                self._threads.append(thread)
+                thread.start()
         self._queue.put(container)
 
     def wait(self, timeout: float | None = None) -> bool:
