@@ -156,7 +156,15 @@ class LazyGroup(click.Group):
 
 def load(entry: Lazy) -> click.Command:
     module_name, _, attribute = entry.target.partition(":")
-    command = getattr(importlib.import_module(module_name), attribute)
+    # Importing a command (the store, SQLAlchemy) makes tens of thousands of objects
+    # that live as long as the process: collecting as they come is wasted, and once
+    # frozen no later collection walks them again.
+    gc.disable()
+    try:
+        command = getattr(importlib.import_module(module_name), attribute)
+    finally:
+        gc.freeze()
+        gc.enable()
     if not isinstance(command, click.Command):
         raise TypeError(f"{entry.target} is not a click command")
     return command
