@@ -12,6 +12,7 @@ smaller inputs.  Nothing is asserted.
 from __future__ import annotations
 
 import argparse
+import compileall
 import importlib
 import sys
 import time
@@ -27,12 +28,21 @@ def benchmark_names() -> list[str]:
     return sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
 
 
+def compile_bytecode() -> None:
+    """Compile ci-bot's modules first, as an installed package has them: with
+    PYTHONDONTWRITEBYTECODE set (this machine sets it) or after an edit, every ``ci-bot``
+    process the benchmarks start would otherwise compile the modules again (~0.25 s)."""
+    for package in ("ci_bot", "integrations"):
+        compileall.compile_dir(HERE.parent / package, quiet=1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds, smaller inputs")
     parser.add_argument("--only", nargs="*", default=None, help="benchmarks to run, by name")
     options = parser.parse_args()
     names = options.only or benchmark_names()
+    compile_bytecode()
     rows: list[Row] = []
     for name in names:
         module = importlib.import_module(f"bench_{name}")
