@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -53,13 +52,12 @@ def bare_app(secret: str) -> Flask:
 
 
 def ci_bot_app(data_dir: Path, secret: str) -> Any:
+    from ci_bot.log_setup import log_in_background
     from ci_bot.services import open_services
     from ci_bot.settings import Settings
     from ci_bot.web.app import create_app
 
-    logging.basicConfig(  # as `ci-bot serve` does
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    log_in_background()  # as `ci-bot serve` does
     settings = Settings.from_env(
         {}, data_dir=data_dir, github_webhook_secret=secret, allow_local_clones=True
     )

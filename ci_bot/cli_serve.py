@@ -31,12 +31,11 @@ logger = logging.getLogger(__name__)
 )
 def serve(host: str, port: int, threads: int) -> None:
     """Receive webhooks, run pipelines, serve the UI."""
+    from ci_bot.log_setup import log_in_background, stop_quietly
     from ci_bot.web.app import create_app
     from ci_bot.web.server import create_server
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs = log_in_background()  # a burst's request threads do not queue on stderr
     try:
         settings = Settings.from_env()
     except CiBotError as error:
@@ -60,6 +59,7 @@ def serve(host: str, port: int, threads: int) -> None:
         logger.info("ci-bot stopping (SIGTERM)")
     finally:
         services.stop()
+        stop_quietly(logs)  # every line still queued is written before the process ends
 
 
 class _Stopped(Exception):
