@@ -159,12 +159,14 @@ def load(entry: Lazy) -> click.Command:
     # Importing a command (the store, SQLAlchemy) makes tens of thousands of objects
     # that live as long as the process: collecting as they come is wasted, and once
     # frozen no later collection walks them again.
+    collecting = gc.isenabled()
     gc.disable()
     try:
         command = getattr(importlib.import_module(module_name), attribute)
     finally:
         gc.freeze()
-        gc.enable()
+        if collecting:
+            gc.enable()
     if not isinstance(command, click.Command):
         raise TypeError(f"{entry.target} is not a click command")
     return command
