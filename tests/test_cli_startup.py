@@ -47,16 +47,6 @@ HEAVY = [
 ]
 NOT_FOR_CANCEL = [name for name in HEAVY if name not in ("sqlalchemy",)]
 
-CONFIG = """
-[[push]]
-pipeline = "main"
-[pipeline.main]
-image = "x"
-[pipeline.main.lint]
-run = "lint"
-[pipeline.main.after]
-run = "after"
-"""
 TREE = """
 [pipeline.main]
 image = "x"
@@ -65,6 +55,7 @@ run = "lint"
 [pipeline.main.after]
 run = "after"
 """
+CONFIG = '\n[[push]]\npipeline = "main"' + TREE
 
 # Runs ci-bot's main with the arguments (JSON), then writes which of HEAVY it imported.
 PROBE = """
