@@ -12,9 +12,8 @@ outcome) are read when scraped: ``ci_bot/web/metrics.py``.
 
 from __future__ import annotations
 
+import functools
 import logging
-
-from prometheus_client import Counter, Histogram
 
 from ci_bot.store.records import Execution
 
@@ -23,24 +22,39 @@ logger = logging.getLogger(__name__)
 # From a second to a few hours: lint steps to long test suites and builds.
 DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400)
 
-NODE_DURATION = Histogram(
-    "ci_bot_node_duration_seconds",
-    "How long an Exec's run took, from its container's start to its end, by how it ended.",
-    ["state"],
-    buckets=DURATION_BUCKETS,
-)
-NODE_WAIT = Histogram(
-    "ci_bot_node_wait_seconds",
-    "How long an Exec waited between being queued and its container starting "
-    "(scaled out: the broker and a free worker slot).",
-    buckets=DURATION_BUCKETS,
-)
-REPORTER_ERRORS = Counter(
-    "ci_bot_reporter_errors",
-    "Failed attempts of a reporter to tell GitHub or Slack (each is retried or logged; "
-    "none fails a build).",
-    ["reporter"],
-)
+
+class _Metrics:
+    """The counters, made (and prometheus_client imported) on first use: a command that
+    counts nothing, such as a fully reused ``ci-bot run``, never pays for the import."""
+
+    def __init__(self) -> None:
+        from prometheus_client import Counter, Histogram
+
+        self.node_duration = Histogram(
+            "ci_bot_node_duration_seconds",
+            "How long an Exec's run took, from its container's start to its end, by how it ended.",
+            ["state"],
+            buckets=DURATION_BUCKETS,
+        )
+        self.node_wait = Histogram(
+            "ci_bot_node_wait_seconds",
+            "How long an Exec waited between being queued and its container starting "
+            "(scaled out: the broker and a free worker slot).",
+            buckets=DURATION_BUCKETS,
+        )
+        self.reporter_errors = Counter(
+            "ci_bot_reporter_errors",
+            "Failed attempts of a reporter to tell GitHub or Slack (each is retried or "
+            "logged; none fails a build).",
+            ["reporter"],
+        )
+
+
+@functools.cache
+def registered() -> _Metrics:
+    """The counters, in prometheus_client's default registry (``/metrics`` calls this
+    first, so a scrape lists them before anything was counted)."""
+    return _Metrics()
 
 
 def observe_execution(execution: Execution) -> None:
@@ -49,10 +63,10 @@ def observe_execution(execution: Execution) -> None:
         return
     if execution.ended_at is not None:
         ran = (execution.ended_at - execution.started_at).total_seconds()
-        NODE_DURATION.labels(state=execution.state.value).observe(max(ran, 0.0))
+        registered().node_duration.labels(state=execution.state.value).observe(max(ran, 0.0))
     waited = (execution.started_at - execution.created_at).total_seconds()
-    NODE_WAIT.observe(max(waited, 0.0))
+    registered().node_wait.observe(max(waited, 0.0))
 
 
 def reporter_error(reporter: str) -> None:
-    REPORTER_ERRORS.labels(reporter=reporter).inc()
+    registered().reporter_errors.labels(reporter=reporter).inc()

@@ -29,12 +29,12 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from ci_bot import metrics
 from ci_bot.engine.artifacts import Artifacts, Job
 from ci_bot.engine.context import build_spec, log_dir
 from ci_bot.engine.owners import owner_is_dead as _owner_is_dead
 from ci_bot.engine.scheduler import Limits, pick
 from ci_bot.executors.base import DONE, WORKER_ERROR, ExecResult, ExecSpec, Executor
-from ci_bot.metrics import observe_execution
 from ci_bot.secrets.source import SecretSource, as_source
 from ci_bot.settings import Settings
 from ci_bot.store.notifications import Listener
@@ -367,7 +367,7 @@ class Engine:
     def _count(self, execution: Execution) -> None:
         """The run's durations for /metrics; a failure costs a sample, never the node."""
         try:
-            observe_execution(execution)
+            metrics.observe_execution(execution)
         except Exception:
             logger.exception("execution %s was not counted in the metrics", execution.id)
 

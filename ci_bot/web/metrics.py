@@ -19,6 +19,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from ci_bot import metrics as counted
 from ci_bot.services import Services
 from ci_bot.store import stats
 from ci_bot.store.transactions import utcnow
@@ -106,6 +107,7 @@ def _single(name: str, help_text: str, value: float) -> Metric:
 
 def metrics_text(app: Flask, services: Services) -> bytes:
     """The scrape: the process-wide counters, then this app's gauges."""
+    counted.registered()  # listed (at zero) before the first node or reporter error
     registry: CollectorRegistry | None = app.extensions.get(EXTENSION)
     if registry is None:
         registry = app.extensions[EXTENSION] = CollectorRegistry(auto_describe=False)
