@@ -42,6 +42,7 @@ HEAVY = [
     "git",  # GitPython
     "cryptography",
     "requests",
+    "prometheus_client",
     "ci_bot.engine.runner",
     "ci_bot.executors.docker",
 ]
@@ -251,7 +252,8 @@ run = "true two"
 
 @pytest.mark.docker
 def test_a_fully_reused_run_never_loads_dockers_client_or_gitpython(tmp_path: Path) -> None:
-    """Each reused node asks the engine only for its image's id, over the socket."""
+    """Each reused node asks the engine only for its image's id, over the socket; nothing
+    ran, so nothing is counted for /metrics, and no secret is decrypted."""
     repo = tmp_path / "reused"
     make_repo(repo, {"conducto.cfg": REUSED, "README.md": "same\n"})
     env = {k: v for k, v in os.environ.items() if not k.startswith("CI_BOT_")}
@@ -269,3 +271,4 @@ def test_a_fully_reused_run_never_loads_dockers_client_or_gitpython(tmp_path: Pa
     assert len(executions) == 2 and all(e["reused_from"] for e in executions)
     assert [n for n in loaded if n in ("docker", "requests", "ci_bot.executors.docker")] == []
     assert "git" not in loaded  # GitPython: a work tree is read with git itself
+    assert [n for n in loaded if n in ("prometheus_client", "cryptography")] == []

@@ -13,16 +13,24 @@ import json
 import logging
 import os
 from pathlib import Path
-
-from cryptography.fernet import Fernet, InvalidToken
+from typing import TYPE_CHECKING
 
 from ci_bot.errors import SecretError
 from ci_bot.settings import Settings
 
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
+
 logger = logging.getLogger(__name__)
 
 
+# cryptography is imported where a key is used: a pipeline without secrets (a plain
+# `ci-bot run`) never decrypts anything and does not pay for loading it.
+
+
 def is_fernet_key(text: str) -> bool:
+    from cryptography.fernet import Fernet
+
     try:
         Fernet(text.encode())
     except ValueError:
@@ -32,6 +40,8 @@ def is_fernet_key(text: str) -> bool:
 
 def load_key(settings: Settings, *, create: bool = False) -> Fernet | None:
     """The store's key; None when there is none yet and ``create`` is false."""
+    from cryptography.fernet import Fernet
+
     if settings.secret_key:
         return Fernet(settings.secret_key.encode())  # checked by Settings already
     path = settings.secret_key_file
@@ -56,6 +66,8 @@ def load_key(settings: Settings, *, create: bool = False) -> Fernet | None:
 def _create_key_file(path: Path) -> None:
     """A new key in ``path``, 0600 from the start; if another process made it
     meanwhile, theirs is kept."""
+    from cryptography.fernet import Fernet
+
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -74,6 +86,8 @@ def seal(key: Fernet, repo: str, name: str, value: str) -> str:
 def unseal(key: Fernet, repo: str, name: str, token: str, key_origin: str) -> str:
     """The value sealed in ``token`` for ``repo``'s ``name``; a sentence when the key
     is not the one it was sealed with or the token belongs to another secret."""
+    from cryptography.fernet import InvalidToken
+
     try:
         payload = json.loads(key.decrypt(token.encode()))
     except InvalidToken:

@@ -16,8 +16,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-
-from cryptography.fernet import Fernet
+from typing import TYPE_CHECKING
 
 from ci_bot.errors import SecretError
 from ci_bot.secrets.crypto import key_origin, load_key, seal, unseal
@@ -28,6 +27,9 @@ from ci_bot.settings import Settings
 from ci_bot.store.records import Pipeline
 from ci_bot.store.secret_records import SecretRecord
 from ci_bot.store.store import Store
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 logger = logging.getLogger(__name__)
 
