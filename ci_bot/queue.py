@@ -6,9 +6,10 @@ are durable through the store: a delivery stays ``received`` until its job
 finished, and a restarted bot submits those again.
 
 Answering comes first: while the HTTP threads are busy (a burst of deliveries),
-the workers wait for slack before each job, at most ``Foreground.LONGEST`` at a
-time, so under a burst GitHub gets its answers at once and the jobs, durable in the
-store, run as the burst ebbs (and coalesce the better for waiting).
+the workers wait for slack before each job (``Foreground``), so under a burst GitHub
+gets its answers at once and the jobs, durable in the store, run as the burst ebbs
+(and coalesce the better for waiting); a stream that never ebbs still leaves them
+about half the time.
 
 Jobs may name a *lane* (a repository): the jobs of one lane run one at a time, in
 the order they were submitted, while different lanes run in parallel up to the
@@ -39,15 +40,31 @@ BatchHandler = Callable[[list[dict[str, Any]]], None]
 
 
 class Foreground:
-    """Requests being answered now; background jobs give way while there are many."""
+    """Requests being answered now; background jobs give way while there are many.
 
-    LONGEST = 1.0  # seconds a job waits at most, so a steady stream cannot starve them
+    A burst (GitHub redelivering a backlog, a monorepo's many pushes) is answered
+    first: while ``saturated_at`` requests or more are in flight, a job waits, up to
+    ``LONGEST``.  A stream that does not ebb must not starve the jobs, so once a
+    job waited that long, every job runs without giving way for ``TURN`` seconds,
+    then gives way again: at worst the jobs get about half the time.
+    """
+
+    LONGEST = 5.0  # seconds a job gives way at most before the jobs get a turn
+    TURN = 5.0  # seconds the jobs then run without giving way
     POLL = 0.05
 
-    def __init__(self, saturated_at: int = 2) -> None:
+    def __init__(
+        self,
+        saturated_at: int = 2,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._saturated_at = saturated_at
         self._in_flight = 0
         self._lock = threading.Lock()
+        self._clock, self._sleep = clock, sleep
+        self._turn_until = float("-inf")  # the jobs' turn lasts until then
 
     @contextmanager
     def request(self) -> Iterator[None]:
@@ -63,10 +80,17 @@ class Foreground:
         return self._in_flight >= self._saturated_at
 
     def wait_for_slack(self) -> None:
-        """Return once fewer than ``saturated_at`` requests are in flight, or after LONGEST."""
-        deadline = time.monotonic() + self.LONGEST
-        while self.busy() and time.monotonic() < deadline:
-            time.sleep(self.POLL)
+        """Return once fewer than ``saturated_at`` requests are in flight, at once during
+        the jobs' turn, or after ``LONGEST`` (which starts their turn)."""
+        now = self._clock()
+        if now < self._turn_until:
+            return
+        deadline = now + self.LONGEST
+        while self.busy():
+            if self._clock() >= deadline:
+                self._turn_until = self._clock() + self.TURN
+                return
+            self._sleep(self.POLL)
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
 
-from ci_bot.queue import InProcessQueue
+from ci_bot.queue import Foreground, InProcessQueue
 
 
 def test_jobs_run_on_workers_and_join_waits_for_them() -> None:
@@ -109,3 +110,61 @@ def test_two_lanes_run_at_once_and_one_lane_never_does() -> None:
     assert overlaps == []
     assert [n for name, n in seen if name == "A"] == [0, 1, 2, 3]
     assert ("B", 0) in seen
+
+
+class FakeClock:
+    """Time that moves only when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.slept += seconds
+
+
+def test_a_job_does_not_wait_while_few_requests_are_in_flight() -> None:
+    clock = FakeClock()
+    foreground = Foreground(saturated_at=2, clock=clock, sleep=clock.sleep)
+    with foreground.request():
+        foreground.wait_for_slack()
+    assert clock.slept == 0
+
+
+def test_a_job_gives_way_to_a_burst_until_it_ebbs() -> None:
+    clock = FakeClock()
+    in_flight: list[AbstractContextManager[None]] = []
+
+    def burst_ends_after_a_second(seconds: float) -> None:
+        clock.sleep(seconds)
+        if clock.now >= 1.0:
+            while in_flight:
+                in_flight.pop().__exit__(None, None, None)
+
+    foreground = Foreground(saturated_at=2, clock=clock, sleep=burst_ends_after_a_second)
+    for _ in range(3):
+        request = foreground.request()
+        request.__enter__()
+        in_flight.append(request)
+    foreground.wait_for_slack()
+    assert 1.0 <= clock.slept < Foreground.LONGEST
+    assert not foreground.busy()
+
+
+def test_a_stream_that_never_ebbs_gives_the_jobs_turns() -> None:
+    clock = FakeClock()
+    foreground = Foreground(saturated_at=2, clock=clock, sleep=clock.sleep)
+    with foreground.request(), foreground.request():
+        foreground.wait_for_slack()  # gives way for LONGEST, which starts the jobs' turn
+        assert clock.slept == pytest.approx(Foreground.LONGEST, abs=Foreground.POLL)
+        waited = clock.slept
+        for _ in range(100):  # every job during the turn runs at once
+            foreground.wait_for_slack()
+        assert clock.slept == waited
+        clock.now += Foreground.TURN  # the turn is over: jobs give way again
+        foreground.wait_for_slack()
+        assert clock.slept > waited
