@@ -9,6 +9,7 @@ reused node asks, its image's id, is answered over the engine's socket without i
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 from ci_bot.executors import image_ids
@@ -21,13 +22,18 @@ class DeferredExecutor:
     def __init__(self, make: Callable[[], Executor], *, docker_url: str | None = None) -> None:
         self._make = make
         self._made: Executor | None = None
+        self._making = threading.Lock()
         url = image_ids.engine_url(docker_url)
         self._socket_url = url if image_ids.socket_of(url) is not None else None
 
     def resolve(self) -> Executor:
-        """The executor itself, made now if it was not yet."""
+        """The executor itself, made now if it was not yet.  Parallel nodes ask at once:
+        one makes it and the others wait, so they share its workspace builds, removals
+        and pulls (each making its own built the same workspace image once per node)."""
         if self._made is None:
-            self._made = self._make()
+            with self._making:
+                if self._made is None:
+                    self._made = self._make()
         return self._made
 
     def run(self, spec: ExecSpec, on_started: Callable[[str], None] | None = None) -> ExecResult:

@@ -3,6 +3,7 @@ first use (``DeferredExecutor``) that asks it while Docker's client is not loade
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -79,6 +80,33 @@ def test_the_executor_is_made_once_on_the_first_call_that_needs_it() -> None:
 
     assert len(maker.made) == 1
     assert deferred.resolve() is maker.made[0]
+
+
+def test_parallel_nodes_asking_at_once_share_one_executor() -> None:
+    """Four Execs of a Parallel start together; each making its own executor built the
+    pipeline's workspace image four times and scattered its removals."""
+    maker = Maker()
+    slow = threading.Event()
+
+    def make_slowly() -> FakeExecutor:
+        slow.wait(0.2)  # meanwhile the other threads ask too
+        return maker()
+
+    deferred = DeferredExecutor(make_slowly, docker_url="tcp://10.0.0.2:2376")
+    start = threading.Barrier(4)
+    got: list[object] = []
+
+    def node() -> None:
+        start.wait()
+        got.append(deferred.resolve())
+
+    threads = [threading.Thread(target=node) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(maker.made) == 1
+    assert got == [maker.made[0]] * 4
 
 
 @pytest.mark.docker
