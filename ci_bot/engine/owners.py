@@ -3,6 +3,9 @@
 An engine names itself ``host:pid:random`` when it takes a lease.  One on this host
 whose process is gone can be replaced at once; one elsewhere only when its lease
 expires.  ``ci-bot cancel`` asks this without loading the engine itself.
+
+A process that ended but was not yet reaped by its parent (a zombie) still answers
+``kill(pid, 0)``; it runs nothing, so it counts as gone.
 """
 
 from __future__ import annotations
@@ -23,4 +26,15 @@ def owner_is_dead(owner: str) -> bool:
         return True
     except PermissionError:
         return False
-    return False
+    return _is_zombie(int(pid_text))
+
+
+def _is_zombie(pid: int) -> bool:
+    """Whether ``pid`` ended and only waits to be reaped (Linux's /proc; elsewhere no)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            # "pid (command) state ...": the command may hold spaces and parentheses
+            state = stat.read().rpartition(b")")[2].split()[:1]
+    except OSError:
+        return False
+    return state == [b"Z"]
