@@ -41,6 +41,8 @@ PIECE_BYTES = 64 * 1024
 STDOUT = 1  # Docker's number for the stream
 STDERR = 2
 NOTE_PREFIX = "[ci-bot] "  # lines ci-bot itself adds, e.g. why a node ended
+CUT_NOTE = "the log was cut at "
+CUT_NOTE_WITHIN = 20  # last lines a re-attached writer looks at for an earlier cut
 
 
 def utc_timestamp() -> str:
@@ -81,7 +83,8 @@ class LogWriter:
         self._file = path.open("ab")
         self._limit = limit_bytes
         self._written = self._file.tell()  # a re-attached node appends to what it wrote
-        self._cut_off = False
+        # A re-attached node's log may have been cut already: it stays cut, noted once.
+        self._cut_off = limit_bytes is not None and self._written > 0 and _was_cut(path)
         self._path = path
         # While counting: per stream, the bytes of output taken in (committed or pending).
         self._taken: dict[int, int] = {}
@@ -244,12 +247,18 @@ class LogWriter:
             if self._written + len(line) > self._limit:
                 self._cut_off = True
                 limit = write_mem(self._limit)
-                note = f"the log was cut at {limit} (CI_BOT_LOG_LIMIT); later output is dropped"
+                note = f"{CUT_NOTE}{limit} (CI_BOT_LOG_LIMIT); later output is dropped"
                 kept.append(f"{self._clock()} {NOTE_PREFIX}{note}\n".encode())
                 break
             self._written += len(line)
             kept.append(line)
         return kept
+
+
+def _was_cut(path: Path) -> bool:
+    """Whether the log's end holds the cut's note (only ci-bot's own few notes follow it)."""
+    marker = NOTE_PREFIX + CUT_NOTE
+    return any(marker in line for line in tail(path, CUT_NOTE_WITHIN))
 
 
 def _lines_of(text: bytes) -> list[bytes]:

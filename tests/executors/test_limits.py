@@ -108,6 +108,24 @@ def test_the_cut_counts_what_a_reattached_node_wrote_before(tmp_path: Path) -> N
     ]
 
 
+def test_a_log_cut_before_a_reattach_stays_cut_and_is_noted_once(tmp_path: Path) -> None:
+    path = tmp_path / "n.log"
+    with LogWriter(path, limit_bytes=100, clock=lambda: "T") as log:
+        log.write(b"a" * 30 + b"\n")
+        log.write(b"b" * 90 + b"\n")  # does not fit: the cut
+        log.note("the bot stopped")
+    with LogWriter(path, limit_bytes=100, clock=lambda: "T") as log:
+        log.write(b"c" * 5 + b"\n")  # would fit under the limit, but comes after the cut
+        log.note("ended")
+
+    assert path.read_text().splitlines() == [
+        "T " + "a" * 30,
+        "T [ci-bot] the log was cut at 100 (CI_BOT_LOG_LIMIT); later output is dropped",
+        "T [ci-bot] the bot stopped",
+        "T [ci-bot] ended",
+    ]
+
+
 def resolved(**values: object) -> Resolved:
     return Resolved({**Resolved.defaults().values, **values})
 
