@@ -151,11 +151,17 @@ class Sidecars:
         remove_leftovers(self._client, self._spec.execution_id, bot_id=self._spec.bot_id)
 
     def _save_log(self, service: Service, container: Container) -> None:
+        """The service's output, streamed to its log (never whole in memory), masked and
+        cut at the node's log limit like the node's own."""
         path = service_log_path(self._spec.log_path, service.name)
+        spec = self._spec
         try:
-            output = container.logs(stdout=True, stderr=True)
-            with LogWriter(path, self._spec.secrets, also_mask=self._spec.also_mask) as log:
-                log.write(output)
+            output = container.logs(stdout=True, stderr=True, stream=True, follow=False)
+            with LogWriter(
+                path, spec.secrets, also_mask=spec.also_mask, limit_bytes=spec.log_limit
+            ) as log:
+                for chunk in output:
+                    log.write(chunk)
         except (APIError, RequestException, OSError) as error:
             logger.warning("could not keep the log of service %s: %s", service.name, error)
 

@@ -3,6 +3,7 @@ behind after done, error, cancel or timeout."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterator
 
@@ -55,6 +56,33 @@ def test_a_node_reaches_its_service_by_name_after_ready(
     assert "[ci-bot] service web is ready" in log
     assert "served-by-web" in log
     assert "web starting" in service_log_path(spec.log_path, "web").read_text()
+
+
+@pytest.mark.usefixtures("leftovers")
+def test_a_chatty_services_log_is_masked_and_cut_at_the_nodes_limit(
+    executor: DockerExecutor, make_spec: MakeSpec, busybox_image: str
+) -> None:
+    """A service's output is streamed to its log, not read whole: a database printing
+    gigabytes keeps the bot's memory and the disk bounded like a node's own output."""
+    chatty = Service(
+        name="chatty",
+        image=busybox_image,
+        run="echo token=s3cr3t-value; yes 'a line of a chatty service' | head -n 200000; "
+        "touch /tmp/said-it-all; sleep 300",
+        ready="test -f /tmp/said-it-all",  # all of it is out before the node runs
+    )
+    spec = make_spec("true", services=(chatty,), log_limit=100_000)
+    spec = dataclasses.replace(spec, secrets={"TOKEN": "s3cr3t-value"})
+
+    result = executor.run(spec)
+
+    assert result.state == "done", result.message
+    lines = service_log_path(spec.log_path, "chatty").read_text().splitlines()
+    assert lines[0].endswith(" token=***")
+    cut = "the log was cut at 100000 (CI_BOT_LOG_LIMIT); later output is dropped"
+    assert lines[-1].endswith(cut)
+    assert sum(len(line) + 1 for line in lines[:-1]) <= 100_000
+    assert all("s3cr3t" not in line for line in lines)
 
 
 @pytest.mark.usefixtures("leftovers")
