@@ -99,9 +99,13 @@ def no_workspace_images_kept(request: pytest.FixtureRequest) -> Iterator[None]:
     client: DockerClient = request.getfixturevalue("docker_engine")
     tmp_path: Path = request.getfixturevalue("tmp_path")
     yield
-    for image in client.images.list(filters={"label": LABEL_SOURCE}):
-        if Path(image.labels.get(LABEL_SOURCE, "/")).is_relative_to(tmp_path):
-            for name in image.tags or [str(image.id)]:
+    # The low-level list: the SDK's inspects each image it lists, and one removed meanwhile
+    # (by another test run on the same engine) would fail this test for nothing.
+    for image in client.api.images(filters={"label": LABEL_SOURCE}):
+        labels = image.get("Labels") or {}
+        if Path(labels.get(LABEL_SOURCE, "/")).is_relative_to(tmp_path):
+            tags = [tag for tag in image.get("RepoTags") or [] if tag != "<none>:<none>"]
+            for name in tags or [str(image["Id"])]:
                 # gone already, or a leaked container holds it (the leak checks report it)
                 with contextlib.suppress(APIError):
                     client.images.remove(name, force=True)
