@@ -12,8 +12,8 @@ outcome) are read when scraped: ``ci_bot/web/metrics.py``.
 
 from __future__ import annotations
 
-import functools
 import logging
+import threading
 
 from ci_bot.store.records import Execution
 
@@ -50,11 +50,20 @@ class _Metrics:
         )
 
 
-@functools.cache
+_made: list[_Metrics] = []
+_making = threading.Lock()
+
+
 def registered() -> _Metrics:
     """The counters, in prometheus_client's default registry (``/metrics`` calls this
-    first, so a scrape lists them before anything was counted)."""
-    return _Metrics()
+    first, so a scrape lists them before anything was counted).  Made once: two
+    nodes ending at once must not register the same names twice (the registry
+    refuses that)."""
+    if not _made:
+        with _making:
+            if not _made:
+                _made.append(_Metrics())
+    return _made[0]
 
 
 def observe_execution(execution: Execution) -> None:

@@ -7,6 +7,8 @@ counters are, so tests compare them before and after."""
 from __future__ import annotations
 
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from flask.testing import FlaskClient
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from ci_bot import metrics as ci_metrics
 from ci_bot.executors.base import ERROR
 from ci_bot.executors.fake import FakeExecutor
 from ci_bot.reporting import ReporterHub
@@ -191,3 +194,31 @@ def test_scaled_out_a_broker_that_is_down_is_a_zero_not_a_failed_scrape(tmp_path
     assert samples["ci_bot_workers_busy", ()] == 1  # the store still knows who beats
     assert samples["ci_bot_queue_depth", (("queue", "jobs"),)] == 0
     assert samples["ci_bot_pipelines", (("state", "running"),)] == 1
+
+
+def test_nodes_ending_at_once_make_the_counters_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The counters are made on first use; two threads first at once must not both
+    register them (prometheus_client refuses a name registered twice)."""
+    made: list[object] = []
+
+    class SlowToMake:
+        def __init__(self) -> None:
+            time.sleep(0.05)  # the other threads arrive meanwhile
+            made.append(self)
+
+    monkeypatch.setattr(ci_metrics, "_made", [])
+    monkeypatch.setattr(ci_metrics, "_Metrics", SlowToMake)
+    start = threading.Barrier(6)
+    got: list[object] = []
+
+    def first_count() -> None:
+        start.wait()
+        got.append(ci_metrics.registered())
+
+    threads = [threading.Thread(target=first_count) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(made) == 1
+    assert got == made * 6
