@@ -43,9 +43,10 @@ def create_server(app: Any, host: str, port: int, threads: int | None = None) ->
     from ci_bot.web.waitress_channel import QuietChannel
 
     server = waitress.server.create_server(app, host=host, port=port, **server_options(threads))
-    # one listening socket, or one per address a host name resolved to
-    listeners = getattr(server, "map", {}).values() if not hasattr(server, "channel_class") else ()
-    for listener in [server, *listeners]:
+    # One listening server, or (a host name with several addresses) one per address,
+    # gathered in a MultiSocketServer's map.
+    listeners = [server] if hasattr(server, "channel_class") else list(server.map.values())
+    for listener in listeners:
         if hasattr(listener, "channel_class"):
             listener.channel_class = QuietChannel
     return server
