@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
-from harness import Row, Samples, interleave, timed
+from harness import Row, Samples, interleave, remove_workspace_images, timed
 
 from ci_bot.executors.images import BUSYBOX_IMAGE
 from ci_bot.tree.states import State
@@ -239,6 +239,7 @@ def run(quick: bool) -> list[Row]:
                 cancel_rounds,
             )
         )
+        remove_workspace_images(root)
         return rows
 
 

@@ -73,7 +73,10 @@ class _LogBench:
             raise SystemExit(f"the warm-up node failed: {result.message}")
 
     def release(self) -> None:
-        self._executor.release_pipeline(self._pipeline)
+        """The pipeline's containers and its workspace image (which a release keeps for a
+        reset until the pipeline is archived: this one never is)."""
+        self._executor.wait_for_removals(60)
+        self._executor.discard_pipeline(self._pipeline)
 
     def rows(self, quick: bool) -> list[Row]:
         rounds = 3 if quick else 5

@@ -11,9 +11,11 @@ Nothing here asserts a figure: benchmarks print, people read.
 from __future__ import annotations
 
 import statistics
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -108,3 +110,27 @@ def _fmt(value: float, unit: str) -> str:
     if unit == "s":
         return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
     return f"{value:.3g} {unit}"
+
+
+WORKSPACE_SOURCE = "ci-bot.workspace-source"  # as ci_bot.executors.workspace's label
+
+
+def remove_workspace_images(root: Path) -> None:
+    """The workspace images of checkouts under ``root``: ci-bot keeps a pipeline's until
+    it is archived, and a benchmark's pipelines, in a temporary folder, never are."""
+    listed = subprocess.run(
+        ["docker", "images", "--filter", f"label={WORKSPACE_SOURCE}", "--format", "{{.ID}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+    template = f'{{{{index .Config.Labels "{WORKSPACE_SOURCE}"}}}}'
+    for image in set(listed):
+        source = subprocess.run(
+            ["docker", "inspect", "--format", template, image],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        if source and Path(source).is_relative_to(root):
+            subprocess.run(["docker", "rmi", "-f", image], capture_output=True, check=False)
