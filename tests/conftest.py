@@ -92,8 +92,11 @@ def docker_engine() -> Iterator[DockerClient]:
 @pytest.fixture(autouse=True)
 def no_workspace_images_kept(request: pytest.FixtureRequest) -> Iterator[None]:
     """Workspace images stay until their pipeline is archived; a test's go when it ends:
-    those of checkouts in its tmp_path (so another run's, on the same engine, stay)."""
-    if "docker_engine" not in request.fixturenames:
+    those of checkouts in its tmp_path (so another run's, on the same engine, stay).
+    Also for a Docker test that runs ``ci-bot`` in a process of its own and never asks
+    for the engine itself."""
+    uses_docker = request.node.get_closest_marker("docker") is not None
+    if "docker_engine" not in request.fixturenames and not uses_docker:
         yield
         return
     client: DockerClient = request.getfixturevalue("docker_engine")
