@@ -13,6 +13,7 @@ the terminal.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections import Counter
 from collections.abc import Callable
@@ -32,8 +33,8 @@ from ci_bot.tree.nodes import Node, walk
 from ci_bot.tree.render import draw_tree
 from ci_bot.tree.states import State
 
-if TYPE_CHECKING:  # rich is imported where a view is made: `ci-bot list` shows none
-    from rich.console import Group
+if TYPE_CHECKING:  # rich is imported where a view draws: `ci-bot list` shows none
+    from rich.console import Console, Group
     from rich.live import Live
 
 ICONS = {
@@ -81,15 +82,21 @@ class LiveView:
         size: tuple[int, int] | None = None,  # (width, height); None: the terminal's
     ) -> None:
         self.store, self.pipeline_id, self.out, self.tty = store, pipeline_id, out, tty
-        from rich.console import Console
-
-        width, height = size if size is not None else (None, None)
-        self.console = Console(
-            file=out, force_terminal=tty, width=width, height=height, highlight=False
-        )
+        self._size = size
         self._live: Live | None = None
         self._last_event = 0
         self._spinner = itertools.cycle(SPINNER)
+
+    @functools.cached_property
+    def console(self) -> Console:
+        """rich's console, made when a terminal is first drawn on: a view that only tells
+        changes line by line (a CI log, ``--json``'s stderr) never loads rich."""
+        from rich.console import Console
+
+        width, height = self._size if self._size is not None else (None, None)
+        return Console(
+            file=self.out, force_terminal=self.tty, width=width, height=height, highlight=False
+        )
 
     def update(self) -> None:
         if self.tty:

@@ -272,3 +272,4 @@ def test_a_fully_reused_run_never_loads_dockers_client_or_gitpython(tmp_path: Pa
     assert [n for n in loaded if n in ("docker", "requests", "ci_bot.executors.docker")] == []
     assert "git" not in loaded  # GitPython: a work tree is read with git itself
     assert [n for n in loaded if n in ("prometheus_client", "cryptography")] == []
+    assert "rich" not in loaded  # --json draws no terminal
