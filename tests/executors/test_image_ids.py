@@ -14,6 +14,7 @@ from ci_bot.executors import image_ids
 from ci_bot.executors.base import ExecSpec
 from ci_bot.executors.deferred import DeferredExecutor
 from ci_bot.executors.fake import FakeExecutor
+from tests.threads import at_once
 
 ENGINE = image_ids.DEFAULT_URL
 
@@ -93,18 +94,9 @@ def test_parallel_nodes_asking_at_once_share_one_executor() -> None:
         return maker()
 
     deferred = DeferredExecutor(make_slowly, docker_url="tcp://10.0.0.2:2376")
-    start = threading.Barrier(4)
-    got: list[object] = []
 
-    def node() -> None:
-        start.wait()
-        got.append(deferred.resolve())
+    got = at_once(4, deferred.resolve)
 
-    threads = [threading.Thread(target=node) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
     assert len(maker.made) == 1
     assert got == [maker.made[0]] * 4
 

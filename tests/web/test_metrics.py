@@ -7,7 +7,6 @@ counters are, so tests compare them before and after."""
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +25,7 @@ from ci_bot.settings import Settings
 from ci_bot.store.records import RunEvent
 from ci_bot.web.app import create_app
 from tests.pipelines import create_pipeline
+from tests.threads import at_once
 
 TOKEN = "metrics-scraper-token-0123"
 TWO_EXECS = """
@@ -208,17 +208,8 @@ def test_nodes_ending_at_once_make_the_counters_once(monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(ci_metrics, "_made", [])
     monkeypatch.setattr(ci_metrics, "_Metrics", SlowToMake)
-    start = threading.Barrier(6)
-    got: list[object] = []
 
-    def first_count() -> None:
-        start.wait()
-        got.append(ci_metrics.registered())
+    got = at_once(6, ci_metrics.registered)
 
-    threads = [threading.Thread(target=first_count) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
     assert len(made) == 1
     assert got == made * 6
