@@ -6,14 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import docker
 import pytest
 from docker import DockerClient
 
 from ci_bot.executors.base import LABEL_PIPELINE
 from ci_bot.executors.docker import DockerExecutor
 from ci_bot.executors.workspace import LABEL_BASE_IMAGE
-from tests.executors.support import MakeSpec, containers_of, log_lines
+from tests.executors.support import MakeSpec, containers_of, log_lines, watched_client
 
 pytestmark = pytest.mark.docker
 
@@ -27,15 +26,11 @@ class CountingClient:
     """A real client whose every HTTP request to the engine is written down."""
 
     def __init__(self) -> None:
-        self.client = docker.from_env()
         self.calls: list[str] = []
-        send = self.client.api.send
+        self.client = watched_client(self._count)
 
-        def counted(request: Any, **options: Any) -> Any:
-            self.calls.append(f"{request.method} {request.path_url.split('?')[0]}")
-            return send(request, **options)
-
-        self.client.api.send = counted  # type: ignore[method-assign]
+    def _count(self, request: Any) -> None:
+        self.calls.append(f"{request.method} {request.path_url.split('?')[0]}")
 
 
 @pytest.fixture

@@ -8,13 +8,12 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-import docker
 import pytest
 from docker import DockerClient
 
 from ci_bot.executors.base import LABEL_BOT, LABEL_EXECUTION, LABEL_NODE, LABEL_PIPELINE
 from ci_bot.executors.docker import DockerExecutor
-from tests.executors.support import MakeSpec, containers_of
+from tests.executors.support import MakeSpec, containers_of, watched_client
 
 pytestmark = pytest.mark.docker
 
@@ -23,19 +22,15 @@ class GatedRemovals:
     """A real client whose container removals wait until ``gate`` is set, once ``armed``."""
 
     def __init__(self) -> None:
-        self.client = docker.from_env()
         self.armed = False
         self.gate = threading.Event()
         self.removing = threading.Event()
-        send = self.client.api.send
+        self.client = watched_client(self._hold_removals)
 
-        def gated(request: Any, **options: Any) -> Any:
-            if self.armed and request.method == "DELETE" and "/containers/" in request.path_url:
-                self.removing.set()
-                assert self.gate.wait(60), "the test never let the removal go"
-            return send(request, **options)
-
-        self.client.api.send = gated  # type: ignore[method-assign]
+    def _hold_removals(self, request: Any) -> None:
+        if self.armed and request.method == "DELETE" and "/containers/" in request.path_url:
+            self.removing.set()
+            assert self.gate.wait(60), "the test never let the removal go"
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 
 from ci_bot.engine import launch_facts
 from ci_bot.github import dispatch
-from tests.github.conftest import MakeBot
+from tests.github.conftest import Bot, MakeBot
 from tests.gitrepos import make_bare_remote, push_files
 
 CONFIG = (
@@ -58,6 +58,20 @@ def remote_with_commits(tmp_path: Path, count: int) -> tuple[str, list[str]]:
     return url, shas
 
 
+def push_each(bot: Bot, url: str, shas: list[str], *, forced: int | None = None) -> list[int]:
+    """Each commit pushed on top of the one before it, delivered as ``d0``, ``d1``…;
+    the push at index ``forced`` comes from a commit the mirror never had (a force-push,
+    measured as a new branch).  The HTTP status of each answer."""
+    statuses = []
+    for index, sha in enumerate(shas):
+        before = shas[index - 1] if index else "0" * 40
+        if index == forced:
+            before = "f" * 40
+        response = bot.deliver("push", push(url, "acme/app", before, sha), delivery=f"d{index}")
+        statuses.append(response.status_code)
+    return statuses
+
+
 def mirror_fetches(caplog: pytest.LogCaptureFixture) -> int:
     """``git fetch`` processes run into a mirror (``run_git`` logs each one it starts)."""
     return sum(1 for r in caplog.records if r.getMessage().startswith("git fetch --prune"))
@@ -68,10 +82,7 @@ def test_ten_queued_pushes_to_one_repository_take_one_fetch_and_launch_ten_pipel
 ) -> None:
     url, shas = remote_with_commits(tmp_path, 10)
     bot = make_bot(mode="none")
-    for index, sha in enumerate(shas):
-        before = shas[index - 1] if index else "0" * 40
-        response = bot.deliver("push", push(url, "acme/app", before, sha), delivery=f"d{index}")
-        assert response.status_code == 202
+    assert push_each(bot, url, shas) == [202] * 10
     caplog.set_level(logging.INFO)
     bot.work()
     assert mirror_fetches(caplog) == 1
@@ -89,11 +100,7 @@ def test_queued_pushes_read_their_commits_and_changes_together_each_its_own(
 ) -> None:
     url, shas = remote_with_commits(tmp_path, 6)
     bot = make_bot(mode="none")
-    for index, sha in enumerate(shas):
-        before = shas[index - 1] if index else "0" * 40
-        if index == 3:
-            before = "f" * 40  # force-pushed away: not in the mirror, measured as a new branch
-        bot.deliver("push", push(url, "acme/app", before, sha), delivery=f"d{index}")
+    push_each(bot, url, shas, forced=3)
     caplog.set_level(logging.DEBUG, logger="ci_bot")
     bot.work()
     started = [r.getMessage().split(" (in ")[0] for r in caplog.records]
@@ -164,9 +171,7 @@ def test_a_crash_half_way_through_a_batch_leaves_the_rest_received_for_the_next_
 ) -> None:
     url, shas = remote_with_commits(tmp_path, 4)
     bot = make_bot(mode="none")
-    for index, sha in enumerate(shas):
-        before = shas[index - 1] if index else "0" * 40
-        bot.deliver("push", push(url, "acme/app", before, sha), delivery=f"d{index}")
+    push_each(bot, url, shas)
     handled = 0
     perform = dispatch.perform
 
@@ -194,8 +199,7 @@ def test_a_launch_and_its_deliverys_outcome_are_one_write_so_a_kill_launches_not
 ) -> None:
     url, shas = remote_with_commits(tmp_path, 2)
     bot = make_bot(mode="none")
-    bot.deliver("push", push(url, "acme/app", "0" * 40, shas[0]), delivery="d0")
-    bot.deliver("push", push(url, "acme/app", shas[0], shas[1]), delivery="d1")
+    push_each(bot, url, shas)
     launched = bot.store.create_pipeline
 
     def dies_right_after(*args: Any, **kwargs: Any) -> int:
