@@ -94,8 +94,11 @@ def mask(text: str, url: str = "") -> str:
     )
 
 
-def run_git(cwd: Path, *args: str, failed: str, hint: str, url: str = "") -> str:
-    """Run one git command; its stdout, or GitError('<failed>: <git's words>. <hint>').
+def run_git(
+    cwd: Path, *args: str, failed: str, hint: str, url: str = "", stdin: str | None = None
+) -> str:
+    """Run one git command (``stdin``, when given, on its input); its stdout, or
+    GitError('<failed>: <git's words>. <hint>').
 
     As GitPython ran it (stdout without its last newline, git's words in English), but
     without importing GitPython: ``ci-bot run`` of a directory needs only this."""
@@ -103,8 +106,14 @@ def run_git(cwd: Path, *args: str, failed: str, hint: str, url: str = "") -> str
     logger.log(level, "git %s (in %s)", mask(" ".join(args), url), cwd)
     env = {**os.environ, **_ENV, "LANGUAGE": "C", "LC_ALL": "C"}
     try:
+        given = stdin.encode("utf-8", "surrogateescape") if stdin is not None else None
         done = subprocess.run(
-            ["git", *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True
+            ["git", *args],
+            cwd=cwd,
+            env=env,
+            input=given,
+            stdin=subprocess.DEVNULL if given is None else None,
+            capture_output=True,
         )
     except FileNotFoundError:
         if not Path(cwd).is_dir():

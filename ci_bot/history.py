@@ -11,8 +11,6 @@ Nothing here changes the repository it reads.
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -76,7 +74,8 @@ class History:
         # `--always`: a header (the commit) for every pair, changed files or not.
         args = ("diff-tree", "-r", "--name-only", "--no-renames", "-z", "--always", "--stdin")
         lines = "".join(f"{sha} {base}\n" for base, sha in pairs)
-        fields = [field for field in self._git_with_input(lines, *args).split("\0") if field]
+        out = self._in(self.path, *args, stdin=lines)
+        fields = [field for field in out.split("\0") if field]
         asked = {sha for _, sha in pairs}
         if sum(field in asked for field in fields) != len(pairs):
             # A file named like a commit asked for: the split would be unsure; one by one.
@@ -153,24 +152,9 @@ class History:
     def _git(self, *args: str) -> str:
         return self._in(self.path, *args)
 
-    def _git_with_input(self, text: str, *args: str) -> str:
-        """Run git in the repository with ``text`` on its stdin; its stdout."""
-        logger.debug("git %s (in %s), %d lines in", " ".join(args), self.path, text.count("\n"))
-        done = subprocess.run(
-            ["git", *args],
-            cwd=self.path,
-            input=text.encode("utf-8", "surrogateescape"),
-            capture_output=True,
-            env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
-            check=False,
-        )
-        if done.returncode != 0:
-            words = " ".join(done.stderr.decode("utf-8", "replace").split())
-            raise GitError(f"git {args[0]} in {self.name} failed: {words or done.returncode}")
-        return done.stdout.decode("utf-8", "surrogateescape")
-
-    def _in(self, cwd: Path, *args: str) -> str:
-        return run_git(cwd, *args, failed=f"git {args[0]} in {self.name} failed", hint="")
+    def _in(self, cwd: Path, *args: str, stdin: str | None = None) -> str:
+        failed = f"git {args[0]} in {self.name} failed"
+        return run_git(cwd, *args, failed=failed, hint="", stdin=stdin)
 
 
 def work_tree_changes(directory: Path, base_ref: str) -> ChangeSet:
