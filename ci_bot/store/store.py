@@ -108,10 +108,14 @@ def _new_nodes(tree: Node, skipped: Mapping[str, str]) -> list[dict[str, Any]]:
         )
     skips = [row["path"] for row in rows if row["skip"]]
     for row in rows:
-        under = any(row["path"] == s or row["path"].startswith(s.rstrip("/") + "/") for s in skips)
-        if under and row["state"] == State.PENDING.value:
+        if row["state"] == State.PENDING.value and _under_any(row["path"], skips):
             row["state"] = State.SKIPPED.value
     return rows
+
+
+def _under_any(path: str, tops: list[str]) -> bool:
+    """Whether ``path`` is one of ``tops`` or a node below one."""
+    return any(path == top or path.startswith(top.rstrip("/") + "/") for top in tops)
 
 
 def _bound(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -691,7 +695,7 @@ class Store(
         for row in rows:
             if row.state is None:
                 continue
-            under = any(row.path == s or row.path.startswith(s.rstrip("/") + "/") for s in skipped)
+            under = _under_any(row.path, skipped)
             if under and row.state == State.PENDING.value:
                 row.state = State.SKIPPED.value
             elif not under and row.state == State.SKIPPED.value:
