@@ -15,10 +15,10 @@ before ``wait`` would return it; ``wait`` is asked only when the event is not kn
 or the code is not 0.  Nothing is inspected or looked up again per node
 (``pulls.py`` and ``workspace.py`` say what is remembered and how a stale memory is
 noticed); an exited container is inspected only when its exit code is not 0 (for
-``OOMKilled``).  The container is
-removed by the executor, not by the engine's ``auto_remove`` (its exit code and
-``OOMKilled`` are read from the stopped container), and in the background
-(``removals.py``): the next node does not wait for it.  When a pipeline settles
+``OOMKilled``).  The container is removed by the executor, not by the engine's
+``auto_remove`` (its exit code and ``OOMKilled`` are read from the stopped
+container), and in the background (``removals.py``): the next node does not wait
+for it.  When a pipeline settles
 (``release_pipeline``) the removals are waited for and whatever ended container of
 the pipeline is still there (a bot stopped before removing it) is removed.
 Its workspace image is kept until the pipeline is archived (``discard_pipeline``).
